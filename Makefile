@@ -54,7 +54,7 @@ all: $(LIBS) examples tools
 define LIB_template
 $(1)_VERSION := $$(shell cat lib$(1)/VERSION)
 $(1)_SOMAJOR := $$(firstword $$(subst ., ,$$($(1)_VERSION)))
-$(1)_SRCS    := $$(sort $$(wildcard lib$(1)/src/*.c))
+$(1)_SRCS    := $$(call only,$(1),$$(sort $$(wildcard lib$(1)/src/*.c)),lib$(1)/src/)
 $(1)_HDRS    := $$(sort $$(wildcard lib$(1)/include/bt/*.h))
 $(1)_OBJS    := $$($(1)_SRCS:lib$(1)/src/%.c=$(B)/obj/$(1)/%.o)
 $(1)_A       := $(B)/lib/lib$(1).a
@@ -137,7 +137,7 @@ check-exports-$(1): $$($(1)_SO)
 	@echo "lib$(1): $$$$(wc -l < $(B)/exports/$(1).exported) exported symbols, all listed, prefixed and documented"
 
 # ---- unit tests: one Check runner per library, one Suite per test_*.c ------
-$(1)_TEST_SRCS := $$(sort $$(wildcard test/$(1)/test_*.c))
+$(1)_TEST_SRCS := $$(call only,$(1),$$(sort $$(wildcard test/$(1)/test_*.c)),test/$(1)/test_)
 $(1)_TEST_OBJS := $$($(1)_TEST_SRCS:test/$(1)/%.c=$(B)/test/$(1)/%.o)
 
 $(B)/test/$(1)/suites.h: $$($(1)_TEST_SRCS) Makefile
@@ -172,7 +172,7 @@ check-shared-$(1): $$(if $$(wildcard test/export/$(1).c),$(B)/test/export_$(1))
 	$$(if $$(wildcard test/export/$(1).c),LD_LIBRARY_PATH=$(B)/lib $(B)/test/export_$(1))
 
 # ---- fuzz targets: replayed over their corpus in check, run in fuzz -------
-$(1)_FUZZ := $$(patsubst test/fuzz/$(1)/%.c,%,$$(sort $$(wildcard test/fuzz/$(1)/*.c)))
+$(1)_FUZZ := $$(patsubst test/fuzz/$(1)/%.c,%,$$(call only,$(1),$$(sort $$(wildcard test/fuzz/$(1)/*.c)),test/fuzz/$(1)/))
 
 $(B)/fuzz-replay/$(1)-%: test/fuzz/$(1)/%.c test/fuzz/replay.c $$($(1)_A) \
     $$(foreach d,$$($(1)_DEPS),$$($$(d)_A))
@@ -215,6 +215,11 @@ bench-$(1): $$($(1)_BENCH:%=$(B)/bench/$(1)-%)
 
 -include $$($(1)_OBJS:.o=.d) $$($(1)_TEST_OBJS:.o=.d)
 endef
+
+# BT_ONLY_btcore="id key" limits libbtcore's sources, tests and fuzz targets
+# to files whose names start with a listed word, for work on a few modules
+# while others are being changed.
+only = $(if $(BT_ONLY_$(1)),$(filter $(foreach m,$(BT_ONLY_$(1)),$(3)$(m)%),$(2)),$(2))
 
 reverse = $(if $(1),$(call reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))
 
