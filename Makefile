@@ -316,7 +316,7 @@ deps:
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	@tools/run.sh $(B)
+	@FILE="$(FILE)" tools/run.sh $(B)
 
 clean:
 	rm -rf $(B)
