@@ -61,13 +61,14 @@ $(1)_A       := $(B)/lib/lib$(1).a
 $(1)_SONAME  := lib$(1).so.$$($(1)_SOMAJOR)
 $(1)_SO      := $(B)/lib/lib$(1).so.$$($(1)_VERSION)
 $(1)_PC      := $(B)/lib/pkgconfig/lib$(1).pc
-$(1)_PKG_CFLAGS := $$(call pc,$$($(1)_PKGS),--cflags)
+# third-party headers are system headers: our warnings do not apply to them
+$(1)_PKG_CFLAGS := $$(patsubst -I%,-isystem %,$$(call pc,$$($(1)_PKGS),--cflags))
 $(1)_LDLIBS  := $$(call pc,$$($(1)_PKGS),--libs) $$($(1)_LDLIBS_EXTRA) -pthread
 # static link line: this library, then its bt deps right to left, then
 # every external library they need
 $(1)_STATIC  := $$($(1)_A) $$(foreach d,$$(call reverse,$$($(1)_DEPS)),$$($$(d)_A)) \
                 $$($(1)_LDLIBS) $$(foreach d,$$($(1)_DEPS),$$($$(d)_LDLIBS))
-$(1)_ALLCFLAGS := $$(sort $$($(1)_PKG_CFLAGS) $$(foreach d,$$($(1)_DEPS),$$($$(d)_PKG_CFLAGS)))
+$(1)_ALLCFLAGS := $$($(1)_PKG_CFLAGS) $$(foreach d,$$($(1)_DEPS),$$($$(d)_PKG_CFLAGS))
 
 $(1): $$($(1)_A) $$($(1)_SO) $$($(1)_PC)
 
