@@ -204,7 +204,7 @@ fuzz-run-$(1): fuzz-build-$(1)
 	done
 
 # ---- benchmarks: bench/X/*.c, each a program printing ratio lines ----------
-$(1)_BENCH := $$(patsubst bench/$(1)/%.c,%,$$(sort $$(wildcard bench/$(1)/*.c)))
+$(1)_BENCH := $$(patsubst bench/$(1)/%.c,%,$$(call only,$(1),$$(sort $$(wildcard bench/$(1)/*.c)),bench/$(1)/))
 
 $(B)/bench/$(1)-%: bench/$(1)/%.c bench/bench.h $$($(1)_A) $$(foreach d,$$($(1)_DEPS),$$($$(d)_A))
 	@mkdir -p $$(@D)

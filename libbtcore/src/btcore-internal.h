@@ -13,6 +13,9 @@ struct evp_cipher_st;
 /* The SHA-256 digest, fetched once per process.  NULL if OpenSSL fails. */
 const struct evp_md_st *btcore_md_sha256_(void);
 
+/* libsodium initialised once per process: BT_OK or BT_ECRYPTO. */
+int btcore_sodium_ready_(void);
+
 /* Big-endian integer helpers for binary encodings. */
 static inline void
 btcore_put_be16_(uint8_t *p, uint16_t v)

@@ -8,6 +8,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <sodium.h>
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,22 @@ btcore_md_sha256_(void)
 {
 	pthread_once(&sha256_once, sha256_fetch);
 	return sha256_md;
+}
+
+static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
+static int sodium_ready;
+
+static void
+sodium_start(void)
+{
+	sodium_ready = sodium_init() >= 0;
+}
+
+int
+btcore_sodium_ready_(void)
+{
+	pthread_once(&sodium_once, sodium_start);
+	return sodium_ready ? BT_OK : BT_ECRYPTO;
 }
 
 static int
