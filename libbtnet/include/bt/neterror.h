@@ -1,0 +1,46 @@
+/*
+ * bt/neterror.h - libbtnet's error codes, error text and version.
+ */
+#ifndef BT_NETERROR_H
+#define BT_NETERROR_H
+
+#include <bt/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * libbtnet's own error block (-4000 ... -4999).  Functions of libbtnet
+ * also return the generic BT_ codes of <bt/common.h>.
+ */
+/** A cipher state reached the last nonce (2^64 - 1): reconnect. */
+#define BTNET_ENONCE	(BT_ERR_BTNET_BASE - 0)
+/** The peer authenticated, but is not the node that was dialled. */
+#define BTNET_EPEERID	(BT_ERR_BTNET_BASE - 1)
+
+/**
+ * Describe an error code of libbtnet, libbtcore or a generic BT_ code.
+ *
+ * @param err	BT_OK or a negative code.
+ * @return	static text, never NULL; codes libbtnet does not own are
+ *		described by btcore_strerror().  Thread safe.
+ * @since 0.1
+ */
+BT_EXPORT const char *btnet_strerror(int err);
+
+/**
+ * The library's version as "MAJOR.MINOR.PATCH".  Static text.
+ * @since 0.1
+ */
+BT_EXPORT const char *btnet_version(void);
+
+/** Compile-time version of the headers. */
+#define BTNET_VERSION_MAJOR	0
+#define BTNET_VERSION_MINOR	1
+#define BTNET_VERSION_PATCH	0
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* BT_NETERROR_H */

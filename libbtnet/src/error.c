@@ -1,0 +1,28 @@
+/*
+ * error.c - libbtnet's error descriptions and version.
+ */
+#include <bt/error.h>
+#include <bt/neterror.h>
+
+#ifndef BTNET_VERSION_STRING
+#error "the build defines BTNET_VERSION_STRING from libbtnet/VERSION"
+#endif
+
+const char *
+btnet_strerror(int err)
+{
+	switch (err) {
+	case BTNET_ENONCE:
+		return "cipher nonce space exhausted; the connection must be renewed";
+	case BTNET_EPEERID:
+		return "peer is not the node that was dialled";
+	default:
+		return btcore_strerror(err);
+	}
+}
+
+const char *
+btnet_version(void)
+{
+	return BTNET_VERSION_STRING;
+}
