@@ -26,6 +26,15 @@ FUZZ_CC  ?= clang
 
 B        ?= build
 
+# Quiet by default; V=1 shows every command.
+ifeq ($(V),1)
+Q :=
+E := @:
+else
+Q := @
+E := @echo
+endif
+
 WARN = -Wall -Wextra -Wpedantic -Wshadow -Wcast-qual -Wundef \
        -Wmissing-prototypes -Wstrict-prototypes -Werror
 BT_CFLAGS   = -std=c11 $(WARN) -fPIC -fvisibility=hidden -pthread
@@ -74,28 +83,32 @@ $(1): $$($(1)_A) $$($(1)_SO) $$($(1)_PC)
 
 $(B)/obj/$(1)/%.o: lib$(1)/src/%.c
 	@mkdir -p $$(@D)
-	$$(CC) $$(BT_CPPFLAGS) -DBT_BUILDING_$(1) \
+	$(E) '  CC   $$@'
+	$(Q)$$(CC) $$(BT_CPPFLAGS) -DBT_BUILDING_$(1) \
 	    -D$$(shell echo $(1) | tr a-z A-Z)_VERSION_STRING='"$$($(1)_VERSION)"' \
 	    $(INC_ALL) -Ilib$(1)/src $$($(1)_ALLCFLAGS) $$(CPPFLAGS) \
 	    $$(BT_CFLAGS) $$(CFLAGS) -MMD -MP -c $$< -o $$@
 
 $$($(1)_A): $$($(1)_OBJS)
 	@mkdir -p $$(@D)
-	rm -f $$@
-	$$(AR) rcs $$@ $$^
+	$(Q)rm -f $$@
+	$(E) '  AR   $$@'
+	$(Q)$$(AR) rcs $$@ $$^
 
 $$($(1)_SO): $$($(1)_OBJS) lib$(1)/$(1).map $$(foreach d,$$($(1)_DEPS),$$($$(d)_SO))
 	@mkdir -p $$(@D)
-	$$(CC) -shared -Wl,-soname,$$($(1)_SONAME) \
+	$(E) '  CC   $$@'
+	$(Q)$$(CC) -shared -Wl,-soname,$$($(1)_SONAME) \
 	    -Wl,--version-script=lib$(1)/$(1).map -Wl,--no-undefined \
 	    $$(CFLAGS) $$(LDFLAGS) -o $$@ $$($(1)_OBJS) \
 	    -L$(B)/lib $$(addprefix -l,$$($(1)_DEPS)) $$($(1)_LDLIBS)
-	ln -sf lib$(1).so.$$($(1)_VERSION) $(B)/lib/$$($(1)_SONAME)
-	ln -sf $$($(1)_SONAME) $(B)/lib/lib$(1).so
+	$(Q)ln -sf lib$(1).so.$$($(1)_VERSION) $(B)/lib/$$($(1)_SONAME)
+	$(Q)ln -sf $$($(1)_SONAME) $(B)/lib/lib$(1).so
 
 $$($(1)_PC): lib$(1)/lib.mk lib$(1)/VERSION $(B)/config.stamp
 	@mkdir -p $$(@D)
-	printf '%s\n' 'prefix=$$(PREFIX)' 'libdir=$$(LIBDIR)' \
+	$(E) '  GEN  $$@'
+	$(Q)printf '%s\n' 'prefix=$$(PREFIX)' 'libdir=$$(LIBDIR)' \
 	    'includedir=$$(INCLUDEDIR)' '' 'Name: lib$(1)' \
 	    'Description: $$($(1)_DESC)' 'Version: $$($(1)_VERSION)' \
 	    'Requires: $$(strip $$(addprefix lib,$$($(1)_DEPS)) $$($(1)_PC_REQ))' \
@@ -106,8 +119,8 @@ install-$(1): $(1)
 	mkdir -p $$(DESTDIR)$$(LIBDIR) $$(DESTDIR)$$(PCDIR) $$(DESTDIR)$$(INCLUDEDIR)/bt
 	install -m 644 $$($(1)_A) $$(DESTDIR)$$(LIBDIR)/
 	install -m 755 $$($(1)_SO) $$(DESTDIR)$$(LIBDIR)/
-	ln -sf lib$(1).so.$$($(1)_VERSION) $$(DESTDIR)$$(LIBDIR)/$$($(1)_SONAME)
-	ln -sf $$($(1)_SONAME) $$(DESTDIR)$$(LIBDIR)/lib$(1).so
+	$(Q)ln -sf lib$(1).so.$$($(1)_VERSION) $$(DESTDIR)$$(LIBDIR)/$$($(1)_SONAME)
+	$(Q)ln -sf $$($(1)_SONAME) $$(DESTDIR)$$(LIBDIR)/lib$(1).so
 	install -m 644 $$($(1)_PC) $$(DESTDIR)$$(PCDIR)/
 	install -m 644 $$($(1)_HDRS) $$(DESTDIR)$$(INCLUDEDIR)/bt/
 
@@ -148,17 +161,20 @@ $(B)/test/$(1)/suites.h: $$($(1)_TEST_SRCS) Makefile
 
 $(B)/test/$(1)/%.o: test/$(1)/%.c
 	@mkdir -p $$(@D)
-	$$(CC) $$(BT_CPPFLAGS) $(INC_ALL) -Ilib$(1)/src -Itest -DBT_TEST_DATA='"$$(CURDIR)/test/data"' \
+	$(E) '  CC   $$@'
+	$(Q)$$(CC) $$(BT_CPPFLAGS) $(INC_ALL) -Ilib$(1)/src -Itest -DBT_TEST_DATA='"$$(CURDIR)/test/data"' \
 	    $$($(1)_ALLCFLAGS) $$(CHECK_CFLAGS) $$(CPPFLAGS) $$(BT_CFLAGS) $$(CFLAGS) -MMD -MP -c $$< -o $$@
 
 $(B)/test/$(1)/check_main.o: test/check_main.c $(B)/test/$(1)/suites.h
 	@mkdir -p $$(@D)
-	$$(CC) $$(BT_CPPFLAGS) -I$(B)/test/$(1) -DBT_TEST_LIB='"lib$(1)"' $$(CHECK_CFLAGS) \
+	$(E) '  CC   $$@'
+	$(Q)$$(CC) $$(BT_CPPFLAGS) -I$(B)/test/$(1) -DBT_TEST_LIB='"lib$(1)"' $$(CHECK_CFLAGS) \
 	    $$(BT_CFLAGS) $$(CFLAGS) -c $$< -o $$@
 
 $(B)/test/check_$(1): $(B)/test/$(1)/check_main.o $$($(1)_TEST_OBJS) $$($(1)_A) \
     $$(foreach d,$$($(1)_DEPS),$$($$(d)_A))
-	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $$($(1)_STATIC) $$(CHECK_LIBS)
+	$(E) '  CC   $$@'
+	$(Q)$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $$($(1)_STATIC) $$(CHECK_LIBS)
 
 check-unit-$(1): $(B)/test/check_$(1)
 	$(B)/test/check_$(1)
@@ -166,7 +182,8 @@ check-unit-$(1): $(B)/test/check_$(1)
 # ---- shared-library test: public headers and the .so only -----------------
 $(B)/test/export_$(1): test/export/$(1).c $$($(1)_SO)
 	@mkdir -p $$(@D)
-	$$(CC) -std=c11 $(WARN) $(foreach l,$(LIBS),-Ilib$(l)/include) $$($(1)_ALLCFLAGS) \
+	$(E) '  CC   $$@'
+	$(Q)$$(CC) -std=c11 $(WARN) $(foreach l,$(LIBS),-Ilib$(l)/include) $$($(1)_ALLCFLAGS) \
 	    $$(CFLAGS) -o $$@ $$< -L$(B)/lib -l$(1) $$(addprefix -l,$$($(1)_DEPS))
 
 check-shared-$(1): $$(if $$(wildcard test/export/$(1).c),$(B)/test/export_$(1))
@@ -178,7 +195,8 @@ $(1)_FUZZ := $$(patsubst test/fuzz/$(1)/%.c,%,$$(call only,$(1),$$(sort $$(wildc
 $(B)/fuzz-replay/$(1)-%: test/fuzz/$(1)/%.c test/fuzz/replay.c $$($(1)_A) \
     $$(foreach d,$$($(1)_DEPS),$$($$(d)_A))
 	@mkdir -p $$(@D)
-	$$(CC) $$(BT_CPPFLAGS) $(INC_ALL) -Ilib$(1)/src $$($(1)_ALLCFLAGS) $$(BT_CFLAGS) \
+	$(E) '  CC   $$@'
+	$(Q)$$(CC) $$(BT_CPPFLAGS) $(INC_ALL) -Ilib$(1)/src $$($(1)_ALLCFLAGS) $$(BT_CFLAGS) \
 	    $$(CFLAGS) -o $$@ $$< test/fuzz/replay.c $$($(1)_STATIC)
 
 check-fuzz-$(1): $$($(1)_FUZZ:%=$(B)/fuzz-replay/$(1)-%)
@@ -187,7 +205,8 @@ check-fuzz-$(1): $$($(1)_FUZZ:%=$(B)/fuzz-replay/$(1)-%)
 
 $(B)/fuzz/$(1)-%: test/fuzz/$(1)/%.c $$($(1)_A) $$(foreach d,$$($(1)_DEPS),$$($$(d)_A))
 	@mkdir -p $$(@D)
-	$$(CC) $$(BT_CPPFLAGS) $(INC_ALL) -Ilib$(1)/src $$($(1)_ALLCFLAGS) -std=c11 \
+	$(E) '  CC   $$@'
+	$(Q)$$(CC) $$(BT_CPPFLAGS) $(INC_ALL) -Ilib$(1)/src $$($(1)_ALLCFLAGS) -std=c11 \
 	    $$(CFLAGS) -fsanitize=fuzzer -o $$@ $$< $$($(1)_STATIC)
 
 fuzz-build-$(1): $$($(1)_FUZZ:%=$(B)/fuzz/$(1)-%)
@@ -208,7 +227,8 @@ $(1)_BENCH := $$(patsubst bench/$(1)/%.c,%,$$(call only,$(1),$$(sort $$(wildcard
 
 $(B)/bench/$(1)-%: bench/$(1)/%.c bench/bench.h $$($(1)_A) $$(foreach d,$$($(1)_DEPS),$$($$(d)_A))
 	@mkdir -p $$(@D)
-	$$(CC) $$(BT_CPPFLAGS) $(INC_ALL) -Ilib$(1)/src -Ibench $$($(1)_ALLCFLAGS) \
+	$(E) '  CC   $$@'
+	$(Q)$$(CC) $$(BT_CPPFLAGS) $(INC_ALL) -Ilib$(1)/src -Ibench $$($(1)_ALLCFLAGS) \
 	    $$($(1)_BENCH_CFLAGS) $$(BT_CFLAGS) -O2 -g -o $$@ $$< $$($(1)_STATIC) $$($(1)_BENCH_LIBS)
 
 bench-$(1): $$($(1)_BENCH:%=$(B)/bench/$(1)-%)
@@ -231,7 +251,8 @@ $(foreach l,$(LIBS),$(eval $(call LIB_template,$(l))))
 define PROG_template
 $(B)/bin/$(notdir $(basename $(1))): $(1) $$($(2)_A) $$(foreach d,$$($(2)_DEPS),$$($$(d)_A))
 	@mkdir -p $$(@D)
-	$$(CC) $$(BT_CPPFLAGS) $(INC_ALL) $$($(2)_ALLCFLAGS) $$(BT_CFLAGS) $$(CFLAGS) \
+	$(E) '  CC   $$@'
+	$(Q)$$(CC) $$(BT_CPPFLAGS) $(INC_ALL) $$($(2)_ALLCFLAGS) $$(BT_CFLAGS) $$(CFLAGS) \
 	    -o $$@ $(1) $$($(2)_STATIC)
 endef
 PROG_SRCS := $(sort $(wildcard examples/*.c tools/*.c))
