@@ -85,7 +85,7 @@ put_fn(struct btstore_w_ *w, void *arg)
 	struct put_arg *a = arg;
 	MDB_dbi dbi = w->st->dbi[BTSTORE_DB_BLOCKS_];
 	MDB_val k, v;
-	uint64_t count, bytes, add = 0;
+	uint64_t add = 0;
 	size_t i;
 	int rc, mrc;
 
@@ -112,18 +112,33 @@ put_fn(struct btstore_w_ *w, void *arg)
 		    1)) != BT_OK)
 			return rc;
 	}
-	if (a->added == 0)
+	return btstore_block_account_(w, a->added, add);
+}
+
+/*
+ * Count @p count new blocks of @p bytes in the store's totals, refusing
+ * with BT_ENOSPC when the block quota would be exceeded.  Every path that
+ * adds blocks (put, put_many, file writes) goes through here.
+ */
+int
+btstore_block_account_(struct btstore_w_ *w, uint64_t count, uint64_t bytes)
+{
+	uint64_t c, b;
+	int rc;
+
+	if (count == 0)
 		return BT_OK;
 	if (w->st->block_quota != 0) {
-		rc = btstore_counts_get_(w->txn, w->st, COUNTS_BLOCKS, &count,
-		    &bytes);
+		rc = btstore_counts_get_(w->txn, w->st, COUNTS_BLOCKS, &c, &b);
 		if (rc != BT_OK)
 			return rc;
-		if (bytes + add > w->st->block_quota || bytes + add < bytes)
+		if (b + bytes > w->st->block_quota || b + bytes < b)
 			return BT_ENOSPC;
 	}
-	return btstore_counts_add_(w, COUNTS_BLOCKS, (int64_t)a->added,
-	    (int64_t)add);
+	if (count > INT64_MAX || bytes > INT64_MAX)
+		return BT_ERANGE;
+	return btstore_counts_add_(w, COUNTS_BLOCKS, (int64_t)count,
+	    (int64_t)bytes);
 }
 
 int

@@ -37,6 +37,14 @@ enum btstore_db_ {
 	BTSTORE_DB_DHTHEAVY_,	/* be64 bytes || origin -> "" */
 	BTSTORE_DB_FRAG_,	/* owner || block || be16 index -> frag record */
 	BTSTORE_DB_FRAGEXP_,	/* be64 expires || owner || block || idx -> "" */
+	BTSTORE_DB_FEED_,	/* feed key -> feed record (feed.c) */
+	BTSTORE_DB_FEEDENT_,	/* feed || be64 index -> entry record */
+	BTSTORE_DB_FEEDTREE_,	/* feed || u8 height || be64 start -> hash */
+	BTSTORE_DB_FEEDHEAD_,	/* feed || be64 length -> signed head */
+	BTSTORE_DB_FEEDFORK_,	/* feed || be64 length -> fork evidence */
+	BTSTORE_DB_RECORD_,	/* target -> stored record (recstore.c) */
+	BTSTORE_DB_NS_,		/* namespace key -> signed root record (ns.c) */
+	BTSTORE_DB_NSLIVE_,	/* kind || root -> be32 live references (ns.c) */
 	BTSTORE_DB_COUNT_
 };
 
@@ -147,6 +155,10 @@ int btstore_counts_get_(MDB_txn *txn, struct btstore *st, const char *name,
     uint64_t *count, uint64_t *bytes);
 int btstore_counts_add_(struct btstore_w_ *w, const char *name,
     int64_t dcount, int64_t dbytes);
+
+/* Add new blocks to the store's usage counters, enforcing the quota. */
+int btstore_block_account_(struct btstore_w_ *w, uint64_t count,
+    uint64_t bytes);
 
 /* Block reference counting inside a write (used by later modules too). */
 int btstore_block_refs_add_(struct btstore_w_ *w, const struct bt_id *id,

@@ -10,6 +10,7 @@
  * fails with BT_EAGAIN instead of deadlocking.
  */
 #include <bt/error.h>
+#include <bt/ns.h>
 #include <bt/store.h>
 
 #include <errno.h>
@@ -40,6 +41,8 @@ static const char *const db_names[BTSTORE_DB_COUNT_] = {
 	"meta", "blocks", "pins", "refs", "bag", "bag.adders", "bag.time",
 	"bag.popular", "bag.meta", "dht", "dht.expires", "dht.republish",
 	"dht.origin", "dht.origin.bytes", "dht.heavy", "frag", "frag.expires",
+	"feed", "feed.entries", "feed.tree", "feed.heads", "feed.forks",
+	"record", "ns", "ns.live",
 };
 
 const char *
@@ -56,6 +59,10 @@ btstore_strerror(int err)
 		return "storage engine error";
 	case BTSTORE_ENEWER:
 		return "store written by a newer format";
+	case BTSTORE_ENOTDIR:
+		return "a path component is not a directory";
+	case BTSTORE_EISDIR:
+		return "the path names a directory";
 	default:
 		return btcore_strerror(err);
 	}
