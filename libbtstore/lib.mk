@@ -1,6 +1,6 @@
 # libbtstore: the node's persistence on LMDB.  Variables only; the rules
 # are in the top-level Makefile.
-btstore_DESC        := BlockTree store: blocks, bags, DHT values, held fragments and change notifications on LMDB
+btstore_DESC       := BlockTree storage on LMDB: verified blocks, file trees, signed namespaces and paths, feeds, records, bags, DHT values, held fragments, change notifications
 btstore_DEPS        := btcore
 btstore_PKGS        := lmdb
 btstore_PC_REQ      :=
