@@ -75,6 +75,20 @@ static const struct btcore_msg_field_spec f_ns_ref[] = {
 static const struct btcore_msg_field_spec f_ns_ref_rep[] = {
 	RECORD(ALT_A), NODES(ALT_B), TOKEN(OPTIONAL)
 };
+static const struct btcore_msg_field_spec f_hello[] = {
+	IP(OPTIONAL), PORT(OPTIONAL)
+};
+static const struct btcore_msg_field_spec f_rpc_req[] = {
+	F(SCOPE, "scope", STR, REQUIRED, 1, BTCORE_MSG_SCOPE_MAX, 0),
+	F(ARGS, "args", DOC, REQUIRED, 5, VALUE_MAX, 0)
+};
+static const struct btcore_msg_field_spec f_rpc_rep[] = {
+	F(RESULT, "result", DOC, REQUIRED, 5, VALUE_MAX, 0)
+};
+static const struct btcore_msg_field_spec f_direct[] = {
+	F(SCOPE, "scope", STR, REQUIRED, 1, BTCORE_MSG_SCOPE_MAX, 0),
+	VALUE(REQUIRED)
+};
 static const struct btcore_msg_field_spec f_error[] = {
 	F(CODE, "code", INT32, REQUIRED, INT32_MIN, INT32_MAX, 0),
 	F(TEXT, "text", STR, REQUIRED, 0, BTCORE_MSG_TEXT_MAX, 0)
@@ -109,6 +123,13 @@ static const struct btcore_msg_spec specs[] = {
 	S(NS_REF_REQ, "namespace-ref", 0, f_ns_ref),
 	S(NS_REF_REP, "namespace-ref", 1, f_ns_ref_rep),
 	S(ERROR, "error", 1, f_error),
+	S(HELLO, "hello", 0, f_hello),
+	S(RPC_REQ, "rpc", 0, f_rpc_req),
+	S(RPC_REP, "rpc", 1, f_rpc_rep),
+	S(DIRECT, "direct", 0, f_direct),
+	S0(DIRECT_OPEN_REQ, "direct-open", 0),
+	S0(DIRECT_OPEN_REP, "direct-open", 1),
+	S0(DIRECT_CLOSE, "direct-close", 0),
 };
 
 #define NSPECS	(sizeof(specs) / sizeof(specs[0]))
@@ -116,7 +137,8 @@ static const struct btcore_msg_spec specs[] = {
 /* Wire keys by field, for decoding. */
 static const char *const field_names[BTCORE_MSG_F_COUNT] = {
 	"id", "ip", "port", "key", "value", "stored", "nodes", "limit",
-	"values", "pubkey", "code", "text", "token", "record"
+	"values", "pubkey", "code", "text", "token", "record", "scope",
+	"args", "result"
 };
 
 struct slot {
@@ -246,6 +268,23 @@ btcore_msg_tid(const struct btcore_msg *m)
 
 /* ---- setters -------------------------------------------------------- */
 
+/* Exactly one valid BSON document of @p len bytes (UTF-8 checked). */
+static int
+doc_ok(const uint8_t *p, size_t len)
+{
+	bson_t doc;
+	uint32_t declared;
+
+	if (len < 5 || len > BT_MSG_MAX)
+		return 0;
+	declared = (uint32_t)p[0] | ((uint32_t)p[1] << 8) |
+	    ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+	/* libbson does not look at the document's final byte */
+	return declared == len && p[len - 1] == 0 &&
+	    bson_init_static(&doc, p, len) &&
+	    bson_validate(&doc, BSON_VALIDATE_UTF8, NULL);
+}
+
 int
 btcore_msg_set_bin(struct btcore_msg *m, enum btcore_msg_field f,
     const void *p, size_t len)
@@ -253,12 +292,17 @@ btcore_msg_set_bin(struct btcore_msg *m, enum btcore_msg_field f,
 	const struct btcore_msg_field_spec *fs;
 	uint8_t *copy;
 
-	fs = fspec_typed(m, f, BTCORE_MSG_T_BIN, BTCORE_MSG_T_ADDR);
+	fs = fspec(m, f);
+	if (fs != NULL && fs->type != BTCORE_MSG_T_BIN &&
+	    fs->type != BTCORE_MSG_T_ADDR && fs->type != BTCORE_MSG_T_DOC)
+		fs = NULL;
 	if (fs == NULL || (p == NULL && len != 0))
 		return BT_EINVAL;
 	if (fs->type == BTCORE_MSG_T_ADDR ? (len != 4 && len != 16) :
 	    ((int64_t)len < fs->min || (uint64_t)len > (uint64_t)fs->max))
 		return BT_ERANGE;
+	if (fs->type == BTCORE_MSG_T_DOC && !doc_ok(p, len))
+		return BT_EFORMAT;
 	if ((copy = malloc(len ? len : 1)) == NULL)
 		return BT_ENOMEM;
 	if (len)
@@ -397,8 +441,9 @@ btcore_msg_get_bin(const struct btcore_msg *m, enum btcore_msg_field f,
 		*p = NULL;
 	if (len != NULL)
 		*len = 0;
-	if (p == NULL || len == NULL ||
-	    fspec_typed(m, f, BTCORE_MSG_T_BIN, BTCORE_MSG_T_ADDR) == NULL)
+	if (p == NULL || len == NULL || (fspec_typed(m, f, BTCORE_MSG_T_BIN,
+	    BTCORE_MSG_T_ADDR) == NULL && fspec_typed(m, f, BTCORE_MSG_T_DOC,
+	    BTCORE_MSG_T_DOC) == NULL))
 		return BT_EINVAL;
 	if (!m->s[f].present)
 		return BT_ENOTFOUND;
@@ -620,6 +665,12 @@ append_field(bson_t *doc, const struct btcore_msg_field_spec *fs,
 		return append_nodes(doc, fs->name, m);
 	case BTCORE_MSG_T_BINS:
 		return append_bins(doc, fs->name, s, fs->item_len);
+	case BTCORE_MSG_T_DOC: {
+		bson_t sub;
+
+		return bson_init_static(&sub, s->p, s->len) &&
+		    bson_append_document(doc, fs->name, -1, &sub);
+	}
 	}
 	return 0;
 }
@@ -865,6 +916,16 @@ parse_field(struct btcore_msg *m, const struct btcore_msg_field_spec *fs,
 		}
 		s->p = s->own;
 		s->len = n;
+		break;
+	case BTCORE_MSG_T_DOC:
+		/* the whole message passed bson_validate(): so did this */
+		if (!recurse(it, BSON_TYPE_DOCUMENT, &sub))
+			return 0;
+		bson_iter_document(it, &len, &p);
+		if ((int64_t)len < fs->min || (int64_t)len > fs->max)
+			return 0;
+		s->p = p;
+		s->len = len;
 		break;
 	}
 	s->present = 1;

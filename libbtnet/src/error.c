@@ -16,6 +16,12 @@ btnet_strerror(int err)
 		return "cipher nonce space exhausted; the connection must be renewed";
 	case BTNET_EPEERID:
 		return "peer is not the node that was dialled";
+	case BTNET_EUNREACHABLE:
+		return "node could not be resolved or reached";
+	case BTNET_ENOSCOPE:
+		return "remote node serves no such scope";
+	case BTNET_EREMOTE:
+		return "remote handler answered with an error";
 	default:
 		return btcore_strerror(err);
 	}

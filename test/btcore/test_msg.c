@@ -95,6 +95,19 @@ fill(struct btcore_msg *m, enum btcore_msg_presence alt, size_t items)
 				    fs->field, bin, fs->item_len), BT_OK);
 			}
 			break;
+		case BTCORE_MSG_T_DOC: {
+			bson_t d = BSON_INITIALIZER;
+
+			for (j = 0; j <= items; j++)
+				ck_assert(bson_append_int32(&d, "n", 1,
+				    (int32_t)j));
+			ck_assert(bson_append_utf8(&d, "s", 1, "t\xc3\xa9",
+			    -1));
+			ck_assert_int_eq(btcore_msg_set_bin(m, fs->field,
+			    bson_get_data(&d), d.len), BT_OK);
+			bson_destroy(&d);
+			break;
+		}
 		}
 	}
 }
@@ -126,6 +139,7 @@ same(const struct btcore_msg *a, const struct btcore_msg *b)
 		switch (fs->type) {
 		case BTCORE_MSG_T_BIN:
 		case BTCORE_MSG_T_ADDR:
+		case BTCORE_MSG_T_DOC:
 			ck_assert_int_eq(btcore_msg_get_bin(a, fs->field, &pa,
 			    &la), BT_OK);
 			ck_assert_int_eq(btcore_msg_get_bin(b, fs->field, &pb,
@@ -223,7 +237,7 @@ START_TEST(schema_table)
 	const struct btcore_msg_spec *s, *t;
 	size_t i, j, k;
 
-	ck_assert_uint_eq(btcore_msg_spec_count(), BTCORE_MSG_ERROR);
+	ck_assert_uint_eq(btcore_msg_spec_count(), BTCORE_MSG_DIRECT_CLOSE);
 	ck_assert_ptr_null(btcore_msg_spec_at(btcore_msg_spec_count()));
 	ck_assert_ptr_null(btcore_msg_spec_of((enum btcore_msg_type)0));
 	ck_assert_ptr_null(btcore_msg_spec_of((enum btcore_msg_type)99));
@@ -252,6 +266,151 @@ START_TEST(schema_table)
 	ck_assert_str_eq(btcore_msg_spec_of(BTCORE_MSG_BAG_ADD_REP)->op,
 	    "bag-add");
 	ck_assert_int_eq(btcore_msg_spec_of(BTCORE_MSG_ERROR)->reply, 1);
+	/* and the node-to-node ones */
+	ck_assert_str_eq(btcore_msg_spec_of(BTCORE_MSG_RPC_REP)->op, "rpc");
+	ck_assert_int_eq(btcore_msg_spec_of(BTCORE_MSG_RPC_REP)->reply, 1);
+	ck_assert_str_eq(btcore_msg_spec_of(BTCORE_MSG_DIRECT_OPEN_REQ)->op,
+	    "direct-open");
+	ck_assert_int_eq(btcore_msg_spec_of(BTCORE_MSG_DIRECT_CLOSE)->reply,
+	    0);
+}
+END_TEST
+
+/* An rpc request around the raw document @p args of @p len bytes. */
+static int
+decode_rpc_with(const uint8_t *args, uint32_t len)
+{
+	struct btcore_msg *m = NULL;
+	bson_t b = BSON_INITIALIZER, sub;
+	uint8_t *raw;
+	int rc;
+
+	bson_append_utf8(&b, "op", 2, "rpc", 3);
+	bson_append_int64(&b, "t", 1, 9);
+	bson_append_bool(&b, "reply", 5, false);
+	bson_append_utf8(&b, "scope", 5, "echo", 4);
+	/* a well-formed placeholder of the same size, patched below */
+	ck_assert(len >= 5);
+	bson_append_document_begin(&b, "args", 4, &sub);
+	if (len > 5) {
+		uint8_t *pad = calloc(1, len);
+
+		ck_assert_ptr_nonnull(pad);
+		/* one binary element: 1 + 2 + 4 + 1 + n = len - 5 */
+		ck_assert(len >= 13);
+		bson_append_binary(&sub, "x", 1, BSON_SUBTYPE_BINARY, pad,
+		    len - 13);
+		free(pad);
+	}
+	bson_append_document_end(&b, &sub);
+	raw = malloc(b.len);
+	ck_assert_ptr_nonnull(raw);
+	memcpy(raw, bson_get_data(&b), b.len);
+	/* the "args" element: type, "args\0", then the document */
+	{
+		size_t i;
+		int found = 0;
+
+		for (i = 0; i + 5 < b.len; i++)
+			if (raw[i] == 0x03 && memcmp(raw + i + 1, "args", 5)
+			    == 0) {
+				memcpy(raw + i + 6, args, len);
+				found = 1;
+				break;
+			}
+		ck_assert(found);
+	}
+	rc = btcore_msg_decode(&m, raw, b.len);
+	if (rc == BT_OK) {
+		const uint8_t *p;
+		size_t plen;
+
+		ck_assert_int_eq(btcore_msg_get_bin(m, BTCORE_MSG_F_ARGS, &p,
+		    &plen), BT_OK);
+		ck_assert_uint_eq(plen, len);
+		ck_assert_mem_eq(p, args, len);
+	}
+	btcore_msg_free(m);
+	free(raw);
+	bson_destroy(&b);
+	return rc;
+}
+
+START_TEST(documents)
+{
+	static const uint8_t empty[5] = { 5, 0, 0, 0, 0 };
+	static const uint8_t one[13] = { 13, 0, 0, 0, 0x10, 'a', 'b', 0, 1,
+	    0, 0, 0, 0 };
+	uint8_t bad[13];
+	struct btcore_msg *m = NULL;
+	uint8_t *buf;
+	size_t len;
+
+	ck_assert_int_eq(btcore_msg_new(&m, BTCORE_MSG_RPC_REQ, 3), BT_OK);
+	ck_assert_int_eq(btcore_msg_set_str(m, BTCORE_MSG_F_SCOPE, "", 0),
+	    BT_ERANGE);
+	ck_assert_int_eq(btcore_msg_set_str(m, BTCORE_MSG_F_SCOPE,
+	    "0123456789012345678901234567890123456789012345678901234567890"
+	    "1234", 65), BT_ERANGE);
+	ck_assert_int_eq(btcore_msg_set_str(m, BTCORE_MSG_F_SCOPE, "echo",
+	    4), BT_OK);
+	/* a document is one whole, valid BSON document */
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_ARGS, empty, 4),
+	    BT_ERANGE);
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_ARGS, one, 12),
+	    BT_EFORMAT);
+	memcpy(bad, one, sizeof(bad));
+	bad[12] = 1;
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_ARGS, bad, 13),
+	    BT_EFORMAT);
+	memcpy(bad, one, sizeof(bad));
+	bad[4] = 0x7f;		/* no such element type */
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_ARGS, bad, 13),
+	    BT_EFORMAT);
+	memcpy(bad, one, sizeof(bad));
+	bad[0] = 14;		/* length says more than there is */
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_ARGS, bad, 13),
+	    BT_EFORMAT);
+	ck_assert_int_eq(btcore_msg_encode(m, &buf, &len), BT_EINVAL);
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_ARGS, empty, 5),
+	    BT_OK);
+	ck_assert_int_eq(btcore_msg_encode(m, &buf, &len), BT_OK);
+	btcore_msg_bytes_free(buf);
+	btcore_msg_free(m);
+
+	/* decoding: the embedded document is handed out byte for byte */
+	ck_assert_int_eq(decode_rpc_with(empty, 5), BT_OK);
+	ck_assert_int_eq(decode_rpc_with(one, 13), BT_OK);
+	memcpy(bad, one, sizeof(bad));
+	bad[4] = 0x7f;
+	ck_assert_int_eq(decode_rpc_with(bad, 13), BT_EFORMAT);
+	memcpy(bad, one, sizeof(bad));
+	bad[12] = 7;
+	ck_assert_int_eq(decode_rpc_with(bad, 13), BT_EFORMAT);
+
+	/* a document where binary is expected, and the reverse */
+	{
+		bson_t b = BSON_INITIALIZER, sub;
+
+		bson_append_utf8(&b, "op", 2, "direct", 6);
+		bson_append_int64(&b, "t", 1, 9);
+		bson_append_bool(&b, "reply", 5, false);
+		bson_append_utf8(&b, "scope", 5, "chat", 4);
+		bson_append_document_begin(&b, "value", 5, &sub);
+		bson_append_document_end(&b, &sub);
+		ck_assert_int_eq(btcore_msg_decode(&m, bson_get_data(&b),
+		    b.len), BT_EFORMAT);
+		bson_destroy(&b);
+		bson_init(&b);
+		bson_append_utf8(&b, "op", 2, "rpc", 3);
+		bson_append_int64(&b, "t", 1, 9);
+		bson_append_bool(&b, "reply", 5, true);
+		bson_append_binary(&b, "result", 6, BSON_SUBTYPE_BINARY, one,
+		    13);
+		ck_assert_int_eq(btcore_msg_decode(&m, bson_get_data(&b),
+		    b.len), BT_EFORMAT);
+		bson_destroy(&b);
+	}
 }
 END_TEST
 
@@ -786,6 +945,7 @@ suite_msg(void)
 	tcase_add_test(tc, truncation_and_bit_flips);
 	tcase_add_test(tc, hostile_documents);
 	tcase_add_test(tc, encoder_checks);
+	tcase_add_test(tc, documents);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -35,6 +35,8 @@
  *		  { "id": bin(32), "ip": addr, "port": int32 1..65535 }
  *		  in any order
  *	bins(n)   0x04 array (keys "0", "1", ...) of bin(n) items
+ *	doc       0x03 embedded BSON document of 5 bytes .. 1 MiB, any
+ *		  content (valid BSON, UTF-8 checked)
  *
  * Presence: "req" required; "opt" optional; "alt A" / "alt B": exactly
  * one of the two groups is present, and all of its fields.
@@ -80,6 +82,21 @@
  *   error, reply:   code int32 req      a BT_ error code
  *                   text str(0..1024) req   human-readable detail
  *
+ * Node-to-node messages (bt/net.h):
+ *
+ *   hello, request: ip addr opt; port int32 1..65535 opt   the address
+ *                   the sender listens on; sent first on every
+ *                   connection it dials, never answered
+ *   rpc, request:   scope str(1..64) req    the service addressed
+ *                   args doc req            the call's arguments
+ *   rpc, reply:     result doc req          the handler's answer (a
+ *                   failure is an "error" reply)
+ *   direct, request: scope str(1..64) req; value bin(0..1 MiB) req
+ *                   one message of a direct connection, never answered
+ *   direct-open, request: (none)            ask for a direct connection
+ *   direct-open, reply:   (none)            accepted
+ *   direct-close, request: (none)           end it, never answered
+ *
  * A write token is an opaque proof, handed out by a node in its peers,
  * ref and namespace-ref replies, that the requester was seen at its
  * address recently; set, bag-add and namespace-set must carry one.
@@ -106,6 +123,8 @@ extern "C" {
 #define BTCORE_MSG_BAG_MAX	256
 /** Longest text of an error reply in bytes. */
 #define BTCORE_MSG_TEXT_MAX	1024
+/** Longest scope of an rpc or direct message in bytes. */
+#define BTCORE_MSG_SCOPE_MAX	64
 /** Longest write token in bytes. */
 #define BTCORE_MSG_TOKEN_MAX	32
 /**
@@ -138,7 +157,14 @@ enum btcore_msg_type {
 	BTCORE_MSG_NS_SET_REP,
 	BTCORE_MSG_NS_REF_REQ,		/* "namespace-ref" */
 	BTCORE_MSG_NS_REF_REP,
-	BTCORE_MSG_ERROR		/* "error", reply to any request */
+	BTCORE_MSG_ERROR,		/* "error", reply to any request */
+	BTCORE_MSG_HELLO,		/* "hello", request, no reply */
+	BTCORE_MSG_RPC_REQ,		/* "rpc" */
+	BTCORE_MSG_RPC_REP,
+	BTCORE_MSG_DIRECT,		/* "direct", request, no reply */
+	BTCORE_MSG_DIRECT_OPEN_REQ,	/* "direct-open" */
+	BTCORE_MSG_DIRECT_OPEN_REP,
+	BTCORE_MSG_DIRECT_CLOSE		/* "direct-close", request, no reply */
 };
 
 /** Fields, named on the wire by the string in the comment. */
@@ -157,6 +183,9 @@ enum btcore_msg_field {
 	BTCORE_MSG_F_TEXT,		/* "text" */
 	BTCORE_MSG_F_TOKEN,		/* "token" */
 	BTCORE_MSG_F_RECORD,		/* "record" */
+	BTCORE_MSG_F_SCOPE,		/* "scope" */
+	BTCORE_MSG_F_ARGS,		/* "args" */
+	BTCORE_MSG_F_RESULT,		/* "result" */
 	BTCORE_MSG_F_COUNT		/* number of fields, not a field */
 };
 
@@ -169,7 +198,8 @@ enum btcore_msg_ftype {
 	BTCORE_MSG_T_BOOL,
 	BTCORE_MSG_T_STR,
 	BTCORE_MSG_T_NODES,
-	BTCORE_MSG_T_BINS
+	BTCORE_MSG_T_BINS,
+	BTCORE_MSG_T_DOC
 };
 
 /** Whether a field must be present. */
@@ -253,8 +283,9 @@ BT_EXPORT int64_t btcore_msg_tid(const struct btcore_msg *m);
 /**
  * Setters.  Each replaces the field's previous value.
  *
- * btcore_msg_set_bin: a BIN or ADDR field; @p len bytes at @p p are
- * copied (@p p may be NULL when @p len is 0).
+ * btcore_msg_set_bin: a BIN, ADDR or DOC field; @p len bytes at @p p are
+ * copied (@p p may be NULL when @p len is 0).  A DOC must be exactly one
+ * valid BSON document of @p len bytes (UTF-8 checked), else BT_EFORMAT.
  * btcore_msg_set_str: a STR field; @p len bytes, copied; must be UTF-8
  * without NUL.
  * btcore_msg_set_int64: an INT32 or INT64 field.
@@ -269,7 +300,8 @@ BT_EXPORT int64_t btcore_msg_tid(const struct btcore_msg *m);
  *		schema does not list or of another type, or a string that is
  *		not UTF-8 or holds a NUL; BT_ERANGE for a value, length or
  *		item count outside the field's bounds (also an ip_len other
- *		than 4 or 16, or port 0); BT_ENOMEM.  On failure the message
+ *		than 4 or 16, or port 0); BT_EFORMAT for a DOC that is not
+ *		a valid BSON document; BT_ENOMEM.  On failure the message
  *		is unchanged.
  * @since 0.1
  */
@@ -299,7 +331,8 @@ BT_EXPORT int btcore_msg_has(const struct btcore_msg *m,
  * Getters.  Pointers returned are borrowed and valid until @p m is freed
  * or the field is set again.
  *
- * btcore_msg_get_bin: a BIN or ADDR field.
+ * btcore_msg_get_bin: a BIN, ADDR or DOC field (a DOC: the bytes of the
+ * embedded document).
  * btcore_msg_get_str: a STR field; NUL-terminated, @p len without the NUL.
  * btcore_msg_get_int64: an INT32 or INT64 field.
  * btcore_msg_get_bool: a BOOL field, 0 or 1.

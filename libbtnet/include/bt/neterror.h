@@ -18,6 +18,12 @@ extern "C" {
 #define BTNET_ENONCE	(BT_ERR_BTNET_BASE - 0)
 /** The peer authenticated, but is not the node that was dialled. */
 #define BTNET_EPEERID	(BT_ERR_BTNET_BASE - 1)
+/** The node could not be resolved or reached. */
+#define BTNET_EUNREACHABLE	(BT_ERR_BTNET_BASE - 16)
+/** The remote node has no handler for the scope called. */
+#define BTNET_ENOSCOPE		(BT_ERR_BTNET_BASE - 17)
+/** The remote handler answered with an error (code and text given). */
+#define BTNET_EREMOTE		(BT_ERR_BTNET_BASE - 18)
 
 /**
  * Describe an error code of libbtnet, libbtcore or a generic BT_ code.
