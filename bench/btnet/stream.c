@@ -2,9 +2,13 @@
  * stream.c - connections over real loopback sockets (bt/conn.h):
  *   encrypted stream MB/s between two processes (fork: sender and
  *   receiver on their own cores) over the pipeline bound
- *   1/(1/TCP + 1/AEAD), TCP being raw loopback TCP between two processes
- *   in 128 KiB writes and AEAD raw ChaCha20-Poly1305 (EVP) sealing in
- *   65519-byte pieces, both measured in the same run;
+ *   1/(1/TCP + 1/AEAD), TCP being raw loopback TCP in the same process
+ *   arrangement (the parent sends STREAM_TOTAL bytes in 128 KiB writes,
+ *   the forked child reads them and answers one byte) and AEAD raw
+ *   ChaCha20-Poly1305 (EVP) sealing in 65519-byte pieces; the encrypted
+ *   stream carries the same bytes as 128 KiB messages and its receiver
+ *   answers an empty message.  Both streams are timed from the first
+ *   write to the answer, best of STREAM_RUNS;
  *   handshakes/s over real sockets (dialler and listener in one process
  *   and one thread, as the crypto bound counts both ends) over the bound
  *   of 8 X25519 + 2 Ed25519 verifications (the faster of OpenSSL and
@@ -13,6 +17,10 @@
  *   certificate (skipped when the openssl command is missing);
  *   64-byte round trip (median) over an established session over raw TCP
  *   ping-pong, both between two processes.
+ *
+ * Arguments pick parts: "stream", "handshake", "rtt"; none runs
+ * everything.  For profiling, "stream-tcp" and "stream-enc" run one raw
+ * or one encrypted stream and print its rate.
  */
 #include <errno.h>
 #include <signal.h>
@@ -38,7 +46,12 @@
 #include "btnet-internal.h"
 
 #define TCP_WRITE	(128 * 1024)
-#define STREAM_MSG	(256 * 1024)
+#define STREAM_MSG	TCP_WRITE	/* same write size for both streams */
+#ifndef STREAM_MIB
+#define STREAM_MIB	1024	/* -DSTREAM_MIB=64 for profiling runs */
+#endif
+#define STREAM_TOTAL	((double)STREAM_MIB * 1048576.0)
+#define STREAM_RUNS	3
 #define PING_LEN	64
 #define MAX_RTT		200000
 
@@ -109,7 +122,7 @@ raw_aead_mb_s(void)
 		    EVP_CIPHER_CTX_ctrl(e, EVP_CTRL_AEAD_GET_TAG, 16, tag) != 1)
 			die("aead seal");
 		bytes += BTNET_NOISE_PLAIN_MAX;
-	} while ((t = bench_now() - t0) < 1.0);
+	} while ((t = bench_now() - t0) < 0.5);
 	EVP_CIPHER_CTX_free(e);
 	free(buf);
 	free(out);
@@ -327,7 +340,7 @@ raw_tcp_mb_s(void)
 	do {
 		write_all(fd, buf, TCP_WRITE);
 		bytes += TCP_WRITE;
-	} while (bench_now() - t0 < 1.5);
+	} while (bytes < STREAM_TOTAL);
 	shutdown(fd, SHUT_WR);
 	if (read_all(fd, &ack, 1) != 0)
 		die("tcp ack");
@@ -465,7 +478,7 @@ pump(struct run *r, struct btnet_conn *c)
 	int rc;
 
 	while (!r->stopping) {
-		if (bench_now() - r->t0 >= 2.0) {
+		if (r->bytes >= STREAM_TOTAL) {
 			r->stopping = 1;
 			if (btnet_conn_send(c, NULL, 0) != BT_OK)
 				die("stream end");
@@ -760,8 +773,42 @@ out:
 	return rate;
 }
 
+static int
+want(int argc, char **argv, const char *part)
+{
+	int i;
+
+	if (argc < 2)
+		return 1;
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], part) == 0)
+			return 1;
+	return 0;
+}
+
+static double
+best_of(double (*f)(const struct node *, const struct node *),
+    const struct node *na, const struct node *nb)
+{
+	double best = 0, x;
+	int i;
+
+	for (i = 0; i < STREAM_RUNS; i++)
+		if ((x = f(na, nb)) > best)
+			best = x;
+	return best;
+}
+
+static double
+raw_tcp_run(const struct node *na, const struct node *nb)
+{
+	(void)na;
+	(void)nb;
+	return raw_tcp_mb_s();
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	struct node na, nb;
 	double aead, tcp, bound, enc, x, v, hs_bound, hs, tls;
@@ -773,38 +820,49 @@ main(void)
 	node_new(&na);
 	node_new(&nb);
 
-	aead = raw_aead_mb_s();
-	tcp = raw_tcp_mb_s();
-	enc = stream_mb_s(&na, &nb);
-	bound = 1.0 / (1.0 / tcp + 1.0 / aead);
-
-	x = raw_x25519_per_s();
-	v = sodium_x25519_per_s();
-	x = x > v ? x : v;
-	v = raw_ed25519_verify_per_s();
-	hs = sodium_verify_per_s();
-	v = v > hs ? v : hs;
-	hs_bound = 1.0 / (8.0 / x + 2.0 / v);
-	hs = handshakes_per_s(&na, &nb);
-
-	rtt_raw = raw_rtt(rtt);
-	rtt_ours = session_rtt(&na, &nb, rtt);
-	tls = tls_handshakes_per_s();
-
-	bench_line("btnet", "stream_vs_pipeline_bound", enc, "MB/s", bound,
-	    "MB/s", ">= 0.8");
-	printf("  (2 processes; raw TCP %.0f MB/s in 128 KiB writes, "
-	    "raw ChaCha20-Poly1305 seal %.0f MB/s)\n", tcp, aead);
-	bench_line("btnet", "socket_handshake_vs_crypto_bound", hs,
-	    "handshakes/s", hs_bound, "handshakes/s", ">= 0.4");
-	if (tls > 0)
-		bench_line("btnet", "socket_handshake_vs_tls13", hs,
-		    "handshakes/s", tls, "handshakes/s", ">= 2");
-	else
-		printf("bench btnet.socket_handshake_vs_tls13: not measured "
-		    "(openssl s_server/s_time unavailable)\n");
-	bench_line("btnet", "rtt64_vs_raw_tcp", rtt_ours * 1e6, "us",
-	    rtt_raw * 1e6, "us", "<= 1.2");
+	if (argc > 1 && strcmp(argv[1], "stream-tcp") == 0)
+		printf("raw TCP %.0f MB/s\n", raw_tcp_mb_s());
+	if (argc > 1 && strcmp(argv[1], "stream-enc") == 0)
+		printf("encrypted %.0f MB/s\n", stream_mb_s(&na, &nb));
+	if (want(argc, argv, "stream")) {
+		aead = raw_aead_mb_s();
+		tcp = best_of(raw_tcp_run, &na, &nb);
+		enc = best_of(stream_mb_s, &na, &nb);
+		bound = 1.0 / (1.0 / tcp + 1.0 / aead);
+		bench_line("btnet", "stream_vs_pipeline_bound", enc, "MB/s",
+		    bound, "MB/s", ">= 0.8");
+		printf("  (2 processes; %.0f MiB in 128 KiB writes / "
+		    "messages, best of %d; raw TCP %.0f MB/s, raw "
+		    "ChaCha20-Poly1305 seal %.0f MB/s)\n",
+		    (double)STREAM_MIB, STREAM_RUNS, tcp, aead);
+		fflush(stdout);
+	}
+	if (want(argc, argv, "handshake")) {
+		x = raw_x25519_per_s();
+		v = sodium_x25519_per_s();
+		x = x > v ? x : v;
+		v = raw_ed25519_verify_per_s();
+		hs = sodium_verify_per_s();
+		v = v > hs ? v : hs;
+		hs_bound = 1.0 / (8.0 / x + 2.0 / v);
+		hs = handshakes_per_s(&na, &nb);
+		tls = tls_handshakes_per_s();
+		bench_line("btnet", "socket_handshake_vs_crypto_bound", hs,
+		    "handshakes/s", hs_bound, "handshakes/s", ">= 0.4");
+		if (tls > 0)
+			bench_line("btnet", "socket_handshake_vs_tls13", hs,
+			    "handshakes/s", tls, "handshakes/s", ">= 2");
+		else
+			printf("bench btnet.socket_handshake_vs_tls13: not "
+			    "measured (openssl s_server/s_time "
+			    "unavailable)\n");
+	}
+	if (want(argc, argv, "rtt")) {
+		rtt_raw = raw_rtt(rtt);
+		rtt_ours = session_rtt(&na, &nb, rtt);
+		bench_line("btnet", "rtt64_vs_raw_tcp", rtt_ours * 1e6, "us",
+		    rtt_raw * 1e6, "us", "<= 1.2");
+	}
 	fflush(stdout);
 	node_free(&na);
 	node_free(&nb);

@@ -2,6 +2,17 @@
  * conn.c - BlockTree connections on libevent bufferevents: the handshake
  * over be16-framed messages, then framed transport messages (bt/conn.h).
  *
+ * I/O.  The handshake reads through the bufferevent.  Once a connection
+ * is established it reads the socket itself (an event on the descriptor,
+ * recv(2) into one buffer of RX_BUF bytes): one system call per read
+ * instead of libevent's FIONREAD, readv and input chains.  Only whole
+ * frames go to the decoder, which decrypts them from there straight into
+ * its message buffer; a partial frame waits in place for the next read
+ * and moves to the front only when the room behind it runs short.
+ * Output stays with the bufferevent: messages are encrypted frame by
+ * frame into reserved space of its output buffer (in chains of about
+ * TX_RESERVE bytes), small ones on an empty queue straight to the socket.
+ *
  * Lifetime.  Every entry from libevent raises ep->busy for the duration
  * of the callback.  A connection that ends is unlinked and disabled at
  * once (no callback fires for it again) and put on ep->grave; memory is
@@ -43,7 +54,10 @@
 #define RATE_UNIT	60000u	/* a handshake in bucket units (per minute, ms) */
 #define SINGLE_IO	(256 * 1024)
 #define DIRECT_MAX	(16 * 1024)	/* messages tried straight on the socket */
-#define PEEK_VECS	16
+#define RX_BUF		(256 * 1024 + 512)	/* not a multiple of 64 KiB */
+#define FRAME_WIRE_MAX	(BTNET_FRAME_HDR_LEN + BTNET_NOISE_MSG_MAX)
+#define RX_ROUNDS	4		/* reads per wakeup, while they fill */
+#define TX_RESERVE	(256 * 1024 - 512)	/* fits a 256 KiB chain */
 
 struct rate_slot {
 	uint8_t key[IPKEY_LEN];
@@ -60,6 +74,10 @@ struct btnet_conn {
 	struct btnet_handshake *hs;
 	struct btnet_cipher *send, *recv;
 	struct btnet_frame_decoder *dec;
+	struct event *rd;		/* established: reads the socket */
+	uint8_t *rx;			/* RX_BUF bytes for rd */
+	size_t rx_off, rx_end;		/* unprocessed bytes at rx */
+	size_t tx_room;			/* free bytes after the last commit */
 	int state;
 	int inbound;
 	int seen;			/* the application knows the handle */
@@ -264,6 +282,9 @@ conn_destroy(struct btnet_conn *c)
 		bufferevent_free(c->bev);
 	if (c->timer != NULL)
 		event_free(c->timer);
+	if (c->rd != NULL)
+		event_free(c->rd);
+	free(c->rx);
 	btnet_handshake_free(c->hs);
 	btnet_frame_decoder_free(c->dec);
 	btnet_cipher_free(c->send);
@@ -348,6 +369,8 @@ conn_kill(struct btnet_conn *c, int reason, int notify)
 		bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
 		(void)bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	}
+	if (c->rd != NULL)
+		(void)event_del(c->rd);
 	if (c->timer != NULL)
 		(void)evtimer_del(c->timer);
 	c->next = ep->grave;
@@ -367,6 +390,8 @@ conn_fail_later(struct btnet_conn *c, int reason)
 		return;
 	c->failed = reason;
 	(void)bufferevent_disable(c->bev, EV_READ);
+	if (c->rd != NULL)
+		(void)event_del(c->rd);
 	if (evtimer_add(c->timer, &zero) != 0)
 		conn_kill(c, reason, 0);
 }
@@ -455,45 +480,172 @@ hs_read_one(struct btnet_conn *c, struct evbuffer *in)
 
 /* ---- libevent callbacks ----------------------------------------------- */
 
-static void
-transport_read(struct btnet_conn *c, struct evbuffer *in)
+/*
+ * Decode @p len bytes and deliver the messages they complete.  0 when
+ * all was consumed and the connection goes on; -1 when it ended, failed
+ * or was closed (the rest of the bytes is of no use then).
+ */
+static int
+transport_feed(struct btnet_conn *c, const uint8_t *buf, size_t len,
+    size_t *consumed)
 {
 	struct btnet_endpoint *ep = c->ep;
-	struct evbuffer_iovec v[PEEK_VECS];
 	const uint8_t *msg;
-	size_t pos, used, mlen, total;
-	int n, i, rc;
+	size_t pos = 0, used, mlen;
+	int rc, ret = 0;
 
-	for (;;) {
-		n = evbuffer_peek(in, -1, NULL, v, PEEK_VECS);
-		if (n <= 0)
-			return;
-		if (n > PEEK_VECS)
-			n = PEEK_VECS;
-		total = 0;
-		for (i = 0; i < n; i++) {
-			for (pos = 0; pos < v[i].iov_len; ) {
-				rc = btnet_frame_decode(c->dec,
-				    (const uint8_t *)v[i].iov_base + pos,
-				    v[i].iov_len - pos, &used, &msg, &mlen);
-				pos += used;
-				total += used;
-				if (rc != BT_OK) {
-					conn_kill(c, rc, 1);
-					return;
-				}
-				if (msg == NULL)
-					continue;
-				if (ep->message_cb != NULL)
-					ep->message_cb(c, msg, mlen, ep->arg);
-				if (c->state != ST_OPEN || c->failed) {
-					(void)evbuffer_drain(in, total);
-					return;
-				}
-			}
+	while (pos < len) {
+		rc = btnet_frame_decode(c->dec, buf + pos, len - pos, &used,
+		    &msg, &mlen);
+		pos += used;
+		if (rc != BT_OK) {
+			conn_kill(c, rc, 1);
+			ret = -1;
+			break;
 		}
-		(void)evbuffer_drain(in, total);
-		if (n < PEEK_VECS)
+		if (msg == NULL)
+			continue;
+		if (ep->message_cb != NULL)
+			ep->message_cb(c, msg, mlen, ep->arg);
+		if (c->state != ST_OPEN || c->failed) {
+			ret = -1;
+			break;
+		}
+	}
+	if (consumed != NULL)
+		*consumed = pos;
+	return ret;
+}
+
+/* The length of the whole frames at the start of @p p. */
+static size_t
+whole_frames(const uint8_t *p, size_t len)
+{
+	size_t pos = 0, f;
+
+	while (len - pos >= BTNET_FRAME_HDR_LEN) {
+		f = BTNET_FRAME_HDR_LEN + btnet_get_be16_(p + pos);
+		if (len - pos < f)
+			break;
+		pos += f;
+	}
+	return pos;
+}
+
+/* Room for a whole frame behind the unprocessed bytes at c->rx. */
+static void
+rx_make_room(struct btnet_conn *c)
+{
+	if (RX_BUF - c->rx_end < FRAME_WIRE_MAX) {
+		/* a partial frame near the end: move it to the front */
+		memmove(c->rx, c->rx + c->rx_off, c->rx_end - c->rx_off);
+		c->rx_end -= c->rx_off;
+		c->rx_off = 0;
+	}
+}
+
+/*
+ * Deliver the whole frames at c->rx (input is dropped while draining).
+ * 0 to go on; -1 when the connection ended or stopped reading.
+ */
+static int
+rx_process(struct btnet_conn *c)
+{
+	size_t whole;
+
+	if (c->state == ST_DRAIN) {
+		/* after btnet_conn_close() input is read and ignored */
+		c->rx_off = c->rx_end = 0;
+		return 0;
+	}
+	whole = whole_frames(c->rx + c->rx_off, c->rx_end - c->rx_off);
+	if (whole > 0 && transport_feed(c, c->rx + c->rx_off, whole, NULL) != 0)
+		return -1;
+	c->rx_off += whole;
+	if (c->rx_off == c->rx_end)
+		c->rx_off = c->rx_end = 0;
+	return c->state == ST_OPEN || c->state == ST_DRAIN ? 0 : -1;
+}
+
+/* The socket of an established connection is readable (or idle). */
+static void
+on_rd(evutil_socket_t fd, short what, void *arg)
+{
+	struct btnet_conn *c = arg;
+	struct btnet_endpoint *ep = c->ep;
+	size_t room;
+	ssize_t n;
+	int round, err;
+
+	ep_enter(ep);
+	if (what & EV_TIMEOUT) {
+		conn_kill(c, BT_ETIMEDOUT, 1);
+		goto out;
+	}
+	for (round = 0; round < RX_ROUNDS; round++) {
+		rx_make_room(c);
+		room = RX_BUF - c->rx_end;
+		n = recv(fd, c->rx + c->rx_end, room, MSG_DONTWAIT);
+		if (n < 0) {
+			err = EVUTIL_SOCKET_ERROR();
+			if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)
+				break;
+			conn_kill(c, err == ECONNRESET || err == EPIPE ?
+			    BT_ECLOSED : BT_EIO, 1);
+			goto out;
+		}
+		if (n == 0) {
+			conn_kill(c, BT_ECLOSED, 1);
+			goto out;
+		}
+		c->rx_end += (size_t)n;
+		if (rx_process(c) != 0 || (size_t)n < room)
+			break;
+	}
+out:
+	ep_leave(ep);
+}
+
+/* Established: read the socket directly from now on. */
+static int
+direct_start(struct btnet_conn *c)
+{
+	struct btnet_endpoint *ep = c->ep;
+	struct timeval tv, *tp = NULL;
+
+	if ((c->rx = malloc(RX_BUF)) == NULL)
+		return BT_ENOMEM;
+	c->rd = event_new(ep->base, bufferevent_getfd(c->bev),
+	    EV_READ | EV_PERSIST, on_rd, c);
+	if (c->rd == NULL)
+		return BT_ENOMEM;
+	if (ep->idle_ms != 0) {
+		tv = ms_tv(ep->idle_ms);
+		tp = &tv;
+	}
+	(void)bufferevent_disable(c->bev, EV_READ);
+	(void)bufferevent_set_timeouts(c->bev, NULL, tp);
+	if (event_add(c->rd, tp) != 0)
+		return BT_ENOMEM;
+	return BT_OK;
+}
+
+/* Transport bytes that arrived with the end of the handshake. */
+static void
+direct_take(struct btnet_conn *c, struct evbuffer *in)
+{
+	size_t n;
+
+	while ((n = evbuffer_get_length(in)) > 0) {
+		rx_make_room(c);
+		if (n > RX_BUF - c->rx_end)
+			n = RX_BUF - c->rx_end;
+		if (evbuffer_remove(in, c->rx + c->rx_end, n) != (int)n) {
+			conn_kill(c, BT_EIO, 1);
+			return;
+		}
+		c->rx_end += n;
+		if (rx_process(c) != 0 || c->state != ST_OPEN || c->failed)
 			return;
 	}
 }
@@ -522,8 +674,12 @@ on_read(struct bufferevent *bev, void *arg)
 		if (rc == HS_DONE && ep->established_cb != NULL)
 			ep->established_cb(c, &c->peer_id, ep->arg);
 	}
-	if (c->state == ST_OPEN && !c->failed)
-		transport_read(c, in);
+	if (c->state == ST_OPEN && !c->failed && c->rd == NULL) {
+		if ((rc = direct_start(c)) != BT_OK)
+			conn_kill(c, rc, 1);
+		else
+			direct_take(c, in);
+	}
 out:
 	ep_leave(ep);
 }
@@ -952,12 +1108,52 @@ send_direct(struct btnet_conn *c, const void *msg, size_t len)
 	return rc;
 }
 
+/*
+ * Encrypt a message frame by frame into reserved space of the output
+ * buffer: chains of about TX_RESERVE bytes filled with whole frames, no
+ * contiguous room for the whole message and no copy.
+ */
+static int
+send_queued(struct btnet_conn *c, const void *msg, size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer_iovec v;
+	size_t pos = 0, end = BTNET_FRAME_LEN_LEN + len, take, frame, ask;
+	size_t wl, room;
+	int rc = BT_OK;
+
+	while (pos < end) {
+		take = end - pos < BTNET_FRAME_CHUNK_MAX ? end - pos :
+		    BTNET_FRAME_CHUNK_MAX;
+		frame = BTNET_FRAME_HDR_LEN + take + BTNET_NOISE_TAG_LEN;
+		/* the tail of the last chain when it still takes a frame */
+		ask = c->tx_room >= frame && evbuffer_get_length(out) > 0 ?
+		    frame : TX_RESERVE;
+		if (evbuffer_reserve_space(out, (ev_ssize_t)ask, &v, 1) < 1) {
+			rc = BT_ENOMEM;
+			goto out;
+		}
+		room = v.iov_len;
+		rc = btnet_frame_encode_some(c->send, msg, len, 0, &pos,
+		    v.iov_base, room, &wl);
+		if (rc != BT_OK)
+			goto out;
+		v.iov_len = wl;
+		if (evbuffer_commit_space(out, &v, 1) != 0) {
+			rc = BT_ENOMEM;
+			goto out;
+		}
+		c->tx_room = room - wl;
+	}
+out:
+	return rc;
+}
+
 int
 btnet_conn_send(struct btnet_conn *c, const void *msg, size_t len)
 {
 	struct evbuffer *out;
-	struct evbuffer_iovec v;
-	size_t need, queued, wl;
+	size_t need, queued;
 	int rc;
 
 	if (c == NULL || (msg == NULL && len != 0))
@@ -975,22 +1171,10 @@ btnet_conn_send(struct btnet_conn *c, const void *msg, size_t len)
 		c->want_writable = 1;
 		return BT_EAGAIN;
 	}
-	if (queued == 0 && len <= DIRECT_MAX) {
+	if (queued == 0 && len <= DIRECT_MAX)
 		rc = send_direct(c, msg, len);
-		goto out;
-	}
-	if (evbuffer_reserve_space(out, (ev_ssize_t)need, &v, 1) < 1) {
-		rc = BT_ENOMEM;
-		goto out;
-	}
-	rc = btnet_frame_encode(c->send, msg, len, 0, v.iov_base, v.iov_len,
-	    &wl);
-	if (rc != BT_OK)
-		goto out;
-	v.iov_len = wl;
-	if (evbuffer_commit_space(out, &v, 1) != 0)
-		rc = BT_ENOMEM;
-out:
+	else
+		rc = send_queued(c, msg, len);
 	/* the sending nonce may have moved: the stream cannot continue */
 	if (rc != BT_OK)
 		conn_fail_later(c, rc);

@@ -7,6 +7,7 @@
 #include <bt/neterror.h>
 #include <bt/noise.h>
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,13 +33,72 @@ btnet_frame_encoded_len(size_t len, size_t chunk)
 }
 
 int
+btnet_frame_encode_some(struct btnet_cipher *send, const void *msg,
+    size_t len, size_t chunk, size_t *pos, uint8_t *out, size_t cap,
+    size_t *out_len)
+{
+	const uint8_t *src = msg;
+	size_t end, at, w = 0, take, dirty = 0;
+	uint8_t *p;
+	int rc = BT_OK;
+
+	if (out_len != NULL)
+		*out_len = 0;
+	if (send == NULL || pos == NULL || out == NULL || out_len == NULL ||
+	    (msg == NULL && len != 0))
+		return BT_EINVAL;
+	if (chunk == 0)
+		chunk = BTNET_FRAME_CHUNK_MAX;
+	if (chunk < BTNET_FRAME_CHUNK_MIN || chunk > BTNET_FRAME_CHUNK_MAX)
+		return BT_EINVAL;
+	if (len > BT_MSG_MAX)
+		return BT_ETOOBIG;
+	end = LENLEN + len;
+	at = *pos;
+	if (at >= end || (at != 0 && at < LENLEN))
+		return BT_EINVAL;
+	while (at < end) {
+		take = end - at < chunk ? end - at : chunk;
+		if (cap - w < HDRLEN + take + TAGLEN)
+			break;
+		p = out + w + HDRLEN;
+		dirty = w + HDRLEN + take + TAGLEN;
+		if (at == 0) {
+			/* the first chunk: the length, then the message */
+			btnet_put_be32_(p, (uint32_t)len);
+			if (take > LENLEN)
+				memcpy(p + LENLEN, src, take - LENLEN);
+			rc = btnet_cipher_encrypt(send, NULL, 0, p, take, p);
+		} else {
+			rc = btnet_cipher_encrypt(send, NULL, 0,
+			    src + (at - LENLEN), take, p);
+		}
+		if (rc != BT_OK)
+			goto out;
+		btnet_put_be16_(out + w, (uint16_t)(take + TAGLEN));
+		w += HDRLEN + take + TAGLEN;
+		at += take;
+	}
+	if (w == 0)
+		rc = BT_ENOSPC;
+	else
+		*pos = at;
+	*out_len = w;
+out:
+	if (rc != BT_OK) {
+		/* a cipher failure leaves the stream unusable */
+		btcore_wipe(out, dirty);
+		*out_len = 0;
+	}
+	return rc;
+}
+
+int
 btnet_frame_encode(struct btnet_cipher *send, const void *msg, size_t len,
     size_t chunk, uint8_t *out, size_t cap, size_t *out_len)
 {
-	const uint8_t *src = msg;
-	size_t need, pos = 0, done = 0, take;
-	uint8_t *p;
-	int rc = BT_OK, first = 1;
+	size_t need, pos = 0;
+	int rc;
 
 	if (out_len != NULL)
 		*out_len = 0;
@@ -54,36 +114,26 @@ btnet_frame_encode(struct btnet_cipher *send, const void *msg, size_t len,
 	need = btnet_frame_encoded_len(len, chunk);
 	if (cap < need)
 		return BT_ENOSPC;
-	while (first || done < len) {
-		p = out + pos + HDRLEN;
-		if (first) {
-			take = len < chunk - LENLEN ? len : chunk - LENLEN;
-			btnet_put_be32_(p, (uint32_t)len);
-			if (take != 0)
-				memcpy(p + LENLEN, src, take);
-			rc = btnet_cipher_encrypt(send, NULL, 0, p,
-			    take + LENLEN, p);
-			btnet_put_be16_(out + pos,
-			    (uint16_t)(take + LENLEN + TAGLEN));
-			pos += HDRLEN + LENLEN + take + TAGLEN;
-			first = 0;
-		} else {
-			take = len - done < chunk ? len - done : chunk;
-			rc = btnet_cipher_encrypt(send, NULL, 0, src + done,
-			    take, p);
-			btnet_put_be16_(out + pos, (uint16_t)(take + TAGLEN));
-			pos += HDRLEN + take + TAGLEN;
-		}
-		if (rc != BT_OK)
-			goto out;
-		done += take;
-	}
-	*out_len = pos;
-out:
-	if (rc != BT_OK)
+	/* the room suffices: one call writes every frame */
+	rc = btnet_frame_encode_some(send, msg, len, chunk, &pos, out, need,
+	    out_len);
+	if (rc == BT_OK && (pos != LENLEN + len || *out_len != need))
+		rc = BT_ECRYPTO;
+	if (rc != BT_OK) {
 		btcore_wipe(out, need);
+		*out_len = 0;
+	}
 	return rc;
 }
+
+/*
+ * A message spanning frames is assembled at d->buf + LENLEN, which is
+ * kept for the next message when it is at most KEEP_MAX bytes (a
+ * connection streaming large messages allocates nothing per message) and
+ * released otherwise.  A first frame that fits is decrypted straight into
+ * d->buf, its length in the LENLEN bytes in front of the message.
+ */
+#define KEEP_MAX	(256 * 1024)
 
 struct btnet_frame_decoder {
 	struct btnet_cipher *recv;
@@ -94,10 +144,10 @@ struct btnet_frame_decoder {
 	size_t frame_len;		/* ciphertext bytes of this frame */
 	size_t frame_have;
 	int in_msg;			/* the length is known */
+	int delivered;			/* d->buf was handed out last call */
 	size_t total, got;
-	uint8_t *msg;			/* a message spanning frames */
-	uint8_t *delivered;		/* handed out by the last call */
-	size_t delivered_len;
+	uint8_t *buf;			/* LENLEN + cap bytes */
+	size_t cap;			/* room for a message at buf + LENLEN */
 	uint8_t frame[BTNET_NOISE_MSG_MAX];
 };
 
@@ -114,28 +164,56 @@ btnet_frame_decoder_new(struct btnet_frame_decoder **out,
 		return BT_EINVAL;
 	if (max > BT_MSG_MAX)
 		return BT_ERANGE;
-	if ((d = calloc(1, sizeof(*d))) == NULL)
+	if ((d = malloc(sizeof(*d))) == NULL)
 		return BT_ENOMEM;
+	/* d->frame needs no clearing: it is only read after being written */
+	memset(d, 0, offsetof(struct btnet_frame_decoder, frame));
 	d->recv = recv;
 	d->max = max == 0 ? BT_MSG_MAX : max;
 	*out = d;
 	return BT_OK;
 }
 
+/*
+ * Release d->buf.  Delivered plaintext is the application's data, not a
+ * key: it is wiped when the decoder fails or is freed (@p wipe), not each
+ * time a buffer is replaced.
+ */
 static void
-release_buffers(struct btnet_frame_decoder *d)
+release_buffers(struct btnet_frame_decoder *d, int wipe)
 {
-	if (d->delivered != NULL) {
-		btcore_wipe(d->delivered, d->delivered_len);
-		free(d->delivered);
-		d->delivered = NULL;
-		d->delivered_len = 0;
+	if (d->buf != NULL) {
+		if (wipe)
+			btcore_wipe(d->buf, LENLEN + d->cap);
+		free(d->buf);
+		d->buf = NULL;
+		d->cap = 0;
 	}
-	if (d->msg != NULL) {
-		btcore_wipe(d->msg, d->got);
-		free(d->msg);
-		d->msg = NULL;
+	d->delivered = 0;
+}
+
+/*
+ * Start a message of d->total bytes at d->buf + LENLEN with its first
+ * @p len bytes from @p p (which may lie in d->buf already).
+ */
+static int
+msg_start(struct btnet_frame_decoder *d, const uint8_t *p, size_t len)
+{
+	uint8_t *nb;
+
+	if (d->cap < d->total) {
+		if ((nb = malloc(LENLEN + d->total)) == NULL)
+			return BT_ENOMEM;
+		memcpy(nb + LENLEN, p, len);
+		release_buffers(d, 0);
+		d->buf = nb;
+		d->cap = d->total;
+	} else if (p != d->buf + LENLEN) {
+		memcpy(d->buf + LENLEN, p, len);
 	}
+	d->got = len;
+	d->in_msg = 1;
+	return BT_OK;
 }
 
 int
@@ -158,11 +236,10 @@ btnet_frame_decode(struct btnet_frame_decoder *d, const uint8_t *in,
 		return BT_EINVAL;
 	if (d->failed)
 		return BT_ESTATE;
-	if (d->delivered != NULL) {
-		btcore_wipe(d->delivered, d->delivered_len);
-		free(d->delivered);
-		d->delivered = NULL;
-		d->delivered_len = 0;
+	if (d->delivered) {
+		d->delivered = 0;
+		if (d->cap > KEEP_MAX)
+			release_buffers(d, 0);
 	}
 	while (pos < len) {
 		if (d->hdr_have < HDRLEN) {
@@ -183,8 +260,6 @@ btnet_frame_decode(struct btnet_frame_decoder *d, const uint8_t *in,
 			/* the whole frame is in the input: no staging copy */
 			src = in + pos;
 			pos += d->frame_len;
-			p = d->in_msg && plen <= d->total - d->got ?
-			    d->msg + d->got : d->frame;
 		} else {
 			take = len - pos;
 			if (take > d->frame_len - d->frame_have)
@@ -194,9 +269,15 @@ btnet_frame_decode(struct btnet_frame_decoder *d, const uint8_t *in,
 			pos += take;
 			if (d->frame_have < d->frame_len)
 				break;
-			src = p = d->frame;
+			src = d->frame;
 		}
-		/* a whole Noise message */
+		/* a whole Noise message, decrypted straight into its place */
+		if (!d->in_msg)
+			p = d->buf != NULL && plen <= LENLEN + d->cap ? d->buf :
+			    d->frame;
+		else
+			p = plen <= d->total - d->got ?
+			    d->buf + LENLEN + d->got : d->frame;
 		d->hdr_have = 0;
 		d->frame_have = 0;
 		rc = btnet_cipher_decrypt(d->recv, NULL, 0, src, d->frame_len,
@@ -221,32 +302,24 @@ btnet_frame_decode(struct btnet_frame_decoder *d, const uint8_t *in,
 			}
 			if (plen == d->total) {
 				/* the whole message in one frame: no copy */
+				d->delivered = p != d->frame + LENLEN;
 				*msg = p;
 				*msg_len = plen;
 				break;
 			}
-			if ((d->msg = malloc(d->total)) == NULL) {
-				rc = BT_ENOMEM;
+			if ((rc = msg_start(d, p, plen)) != BT_OK)
 				goto out;
-			}
-			memcpy(d->msg, p, plen);
-			d->got = plen;
-			d->in_msg = 1;
 			continue;
 		}
 		if (plen > d->total - d->got) {
 			rc = BT_EPROTO;
 			goto out;
 		}
-		if (p != d->msg + d->got)
-			memcpy(d->msg + d->got, p, plen);
 		d->got += plen;
 		if (d->got == d->total) {
-			d->delivered = d->msg;
-			d->delivered_len = d->total;
-			d->msg = NULL;
 			d->in_msg = 0;
-			*msg = d->delivered;
+			d->delivered = 1;
+			*msg = d->buf + LENLEN;
 			*msg_len = d->total;
 			break;
 		}
@@ -255,7 +328,7 @@ btnet_frame_decode(struct btnet_frame_decoder *d, const uint8_t *in,
 out:
 	if (rc != BT_OK) {
 		d->failed = 1;
-		release_buffers(d);
+		release_buffers(d, 1);
 		btcore_wipe(d->frame, sizeof(d->frame));
 		*msg = NULL;
 		*msg_len = 0;
@@ -269,7 +342,7 @@ btnet_frame_decoder_free(struct btnet_frame_decoder *d)
 {
 	if (d == NULL)
 		return;
-	release_buffers(d);
+	release_buffers(d, 1);
 	btcore_wipe(d, sizeof(*d));
 	free(d);
 }

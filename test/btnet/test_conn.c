@@ -835,6 +835,77 @@ START_TEST(dribbled_one_byte_at_a_time)
 }
 END_TEST
 
+/*
+ * Transport frames in the same write as handshake message 3, cut
+ * anywhere: the responder takes them over from its handshake buffer
+ * (a partial frame included) and reads the rest directly.
+ */
+START_TEST(frames_right_behind_message_3)
+{
+	static const size_t lens[] = { 200000, 5, 131072, 65515, 65516,
+	    300000, 70000, 1048576, 12, 0 };
+	struct node nb, nr;
+	struct rec b;
+	struct btnet_handshake *hs;
+	struct btnet_cipher *s, *r;
+	uint8_t hb[2 + BTNET_HANDSHAKE_MSG_MAX], *wire, *m;
+	size_t cap = 0, wl = 0, len, n, i;
+	int fd;
+
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+		cap += btnet_frame_encoded_len(lens[i], 0);
+	node_new(&nb);
+	node_new(&nr);
+	ep_new(&b, &nb, 1);
+	fd = raw_connect(btnet_endpoint_port(b.ep));
+	ck_assert_int_eq(btnet_handshake_new(&hs, nr.id, 1, &nb.nid), BT_OK);
+	ck_assert_int_eq(btnet_handshake_write(hs, hb + 2, sizeof(hb) - 2,
+	    &len), BT_OK);
+	btnet_put_be16_(hb, (uint16_t)len);
+	raw_send(fd, hb, len + 2, len + 2);
+	raw_recv(fd, hb, 2);
+	len = btnet_get_be16_(hb);
+	ck_assert_uint_le(len, BTNET_HANDSHAKE_MSG_MAX);
+	raw_recv(fd, hb + 2, len);
+	ck_assert_int_eq(btnet_handshake_read(hs, hb + 2, len), BT_OK);
+	ck_assert_int_eq(btnet_handshake_write(hs, hb + 2, sizeof(hb) - 2,
+	    &len), BT_OK);
+	btnet_put_be16_(hb, (uint16_t)len);
+	ck_assert_int_eq(btnet_handshake_finish(hs, &s, &r, NULL, NULL),
+	    BT_OK);
+	btnet_handshake_free(hs);
+	wire = malloc(len + 2 + cap);
+	ck_assert_ptr_nonnull(wire);
+	memcpy(wire, hb, len + 2);
+	wl = len + 2;
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		m = pattern(lens[i], (uint32_t)i);
+		ck_assert_int_eq(btnet_frame_encode(s, m, lens[i], 0, wire + wl,
+		    cap - (wl - len - 2), &n), BT_OK);
+		wl += n;
+		free(m);
+	}
+	/* message 3 and everything else in pieces of odd sizes */
+	raw_send(fd, wire, wl, 99991);
+	ck_assert(run_until(&b.msgs, (int)(sizeof(lens) / sizeof(lens[0])),
+	    NULL, 0, 20));
+	ck_assert_int_eq(b.established, 1);
+	ck_assert_int_eq(b.seq_errors, 0);
+	/* sequence numbers 0 ... 8 in order, then the empty message */
+	ck_assert_uint_eq(b.next_seq, sizeof(lens) / sizeof(lens[0]) - 1);
+	ck_assert_uint_eq(b.last_len, 0);
+	close(fd);
+	ck_assert(run_until(&b.closed, 1, NULL, 0, 10));
+	ck_assert_int_eq(b.reason, BT_ECLOSED);
+	btnet_cipher_free(s);
+	btnet_cipher_free(r);
+	free(wire);
+	rec_done(&b);
+	node_free(&nb);
+	node_free(&nr);
+}
+END_TEST
+
 START_TEST(handshake_rate_limit)
 {
 	struct node na, nb;
@@ -1112,6 +1183,7 @@ suite_conn(void)
 	tcase_add_test(tc, garbage_from_raw_clients);
 	tcase_add_test(tc, slow_handshakes_time_out);
 	tcase_add_test(tc, dribbled_one_byte_at_a_time);
+	tcase_add_test(tc, frames_right_behind_message_3);
 	tcase_add_test(tc, handshake_rate_limit);
 	tcase_add_test(tc, connection_caps);
 	tcase_add_test(tc, rekey_across_many_messages);

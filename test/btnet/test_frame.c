@@ -240,6 +240,138 @@ feed_fresh(const uint8_t *wire, size_t len, size_t max, int *delivered)
 	return rc;
 }
 
+/* Piecewise encoding gives the bytes of one-shot encoding. */
+START_TEST(encode_some_matches_encode)
+{
+	static const size_t lens[] = { 0, 1, 65515, 65516, 131072, 300001,
+	    BT_MSG_MAX };
+	static const size_t caps[] = { 16 + 18, 1000, 65537, 65538, 200000,
+	    2u << 20 };
+	struct btnet_cipher *s1, *r1, *s2, *r2;
+	size_t li, ci, wl, pos, n, got, cap, chunk;
+	uint8_t *msg, *one, *some;
+
+	for (li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
+		msg = pattern_buf(lens[li], (unsigned)li);
+		for (ci = 0; ci < sizeof(caps) / sizeof(caps[0]); ci++) {
+			cap = caps[ci];
+			chunk = cap < 65537 ? cap - 18 : 0;
+			if (chunk != 0 && chunk < BTNET_FRAME_CHUNK_MIN)
+				continue;
+			pair(&s1, &r1);
+			pair(&s2, &r2);
+			one = encode(s1, msg, lens[li], chunk, &wl);
+			some = malloc(wl + cap);
+			ck_assert_ptr_nonnull(some);
+			pos = 0;
+			got = 0;
+			while (pos < 4 + lens[li]) {
+				ck_assert_int_eq(btnet_frame_encode_some(s2,
+				    msg, lens[li], chunk, &pos, some + got,
+				    cap, &n), BT_OK);
+				ck_assert_uint_gt(n, 0);
+				ck_assert_uint_le(n, cap);
+				got += n;
+			}
+			ck_assert_uint_eq(pos, 4 + lens[li]);
+			ck_assert_uint_eq(got, wl);
+			ck_assert_mem_eq(some, one, wl);
+			ck_assert_uint_eq(btnet_cipher_nonce(s1),
+			    btnet_cipher_nonce(s2));
+			/* finished: a further call is refused */
+			ck_assert_int_eq(btnet_frame_encode_some(s2, msg,
+			    lens[li], chunk, &pos, some, cap, &n), BT_EINVAL);
+			ck_assert_uint_eq(n, 0);
+			free(one);
+			free(some);
+			btnet_cipher_free(s1);
+			btnet_cipher_free(r1);
+			btnet_cipher_free(s2);
+			btnet_cipher_free(r2);
+		}
+		free(msg);
+	}
+}
+END_TEST
+
+START_TEST(encode_some_errors)
+{
+	struct btnet_cipher *s, *r;
+	uint8_t buf[128], *big = pattern_buf(1000, 9);
+	size_t pos = 0, n = 7;
+
+	pair(&s, &r);
+	/* the next frame (2 + 4 + 1000 + 16 bytes) does not fit */
+	ck_assert_int_eq(btnet_frame_encode_some(s, big, 1000, 0, &pos, buf,
+	    sizeof(buf), &n), BT_ENOSPC);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_uint_eq(pos, 0);
+	ck_assert_uint_eq(btnet_cipher_nonce(s), 0);
+	ck_assert_int_eq(btnet_frame_encode_some(s, big, 1000, 64, &pos, buf,
+	    sizeof(buf), &n), BT_OK);
+	ck_assert_uint_eq(n, 82);	/* one frame of 64 bytes */
+	ck_assert_uint_eq(pos, 64);
+	pos = 2;			/* inside the length */
+	ck_assert_int_eq(btnet_frame_encode_some(s, big, 1000, 64, &pos, buf,
+	    sizeof(buf), &n), BT_EINVAL);
+	pos = 0;
+	ck_assert_int_eq(btnet_frame_encode_some(s, big, 1000, 15, &pos, buf,
+	    sizeof(buf), &n), BT_EINVAL);
+	ck_assert_int_eq(btnet_frame_encode_some(s, NULL, 1, 0, &pos, buf,
+	    sizeof(buf), &n), BT_EINVAL);
+	ck_assert_int_eq(btnet_frame_encode_some(s, big, 1000, 0, NULL, buf,
+	    sizeof(buf), &n), BT_EINVAL);
+	ck_assert_int_eq(btnet_frame_encode_some(NULL, big, 1000, 0, &pos,
+	    buf, sizeof(buf), &n), BT_EINVAL);
+	ck_assert_int_eq(btnet_frame_encode_some(s, big, 1000, 0, &pos, buf,
+	    sizeof(buf), NULL), BT_EINVAL);
+	ck_assert_int_eq(btnet_frame_encode_some(s, big, (size_t)BT_MSG_MAX + 1,
+	    0, &pos, buf, sizeof(buf), &n), BT_ETOOBIG);
+	btnet_cipher_free(s);
+	btnet_cipher_free(r);
+	free(big);
+}
+END_TEST
+
+/* One decoder through messages that grow, shrink, pass the kept size and
+ * arrive whole, cut at every frame and dribbled. */
+START_TEST(decoder_reuses_buffers)
+{
+	static const size_t lens[] = { 200000, 70000, 10, 262144, 300000,
+	    65515, 131072, 1048576, 100, 262145, 140000, 0, 70000 };
+	struct btnet_cipher *s, *r;
+	struct btnet_frame_decoder *d;
+	const uint8_t *m;
+	size_t i, wl, used, mlen, pos, step;
+	uint8_t *msg, *w;
+
+	pair(&s, &r);
+	ck_assert_int_eq(btnet_frame_decoder_new(&d, r, 0), BT_OK);
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		msg = pattern_buf(lens[i], (unsigned)i + 100);
+		w = encode(s, msg, lens[i], i % 3 == 2 ? 1000 : 0, &wl);
+		step = i % 2 ? wl : 65537 + i;
+		for (pos = 0; pos < wl; pos += used) {
+			ck_assert_int_eq(btnet_frame_decode(d, w + pos,
+			    wl - pos < step ? wl - pos : step, &used, &m,
+			    &mlen), BT_OK);
+			if (m != NULL)
+				break;
+		}
+		ck_assert_ptr_nonnull(m);
+		ck_assert_uint_eq(pos + used, wl);
+		ck_assert_uint_eq(mlen, lens[i]);
+		if (lens[i] > 0)
+			ck_assert_mem_eq(m, msg, lens[i]);
+		free(w);
+		free(msg);
+	}
+	btnet_frame_decoder_free(d);
+	btnet_cipher_free(s);
+	btnet_cipher_free(r);
+}
+END_TEST
+
 START_TEST(oversize_and_malformed)
 {
 	struct btnet_cipher *s, *r;
@@ -351,6 +483,9 @@ suite_frame(void)
 	tcase_add_test(tc, dribbled_and_concatenated);
 	tcase_add_test(tc, zero_length_message);
 	tcase_add_test(tc, oversize_and_malformed);
+	tcase_add_test(tc, encode_some_matches_encode);
+	tcase_add_test(tc, encode_some_errors);
+	tcase_add_test(tc, decoder_reuses_buffers);
 	suite_add_tcase(s, tc);
 	return s;
 }

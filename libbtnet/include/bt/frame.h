@@ -59,7 +59,45 @@ BT_EXPORT BT_WUR int btnet_frame_encode(struct btnet_cipher *send,
     const void *msg, size_t len, size_t chunk, uint8_t *out, size_t cap,
     size_t *out_len);
 
-/** A streaming decoder of framed messages.  Opaque. */
+/**
+ * Encrypt the next whole frames of one message into @p out, as many as
+ * fit in @p cap bytes: a message can be written into several buffers
+ * (for instance the free space of an output queue) without first being
+ * encrypted in one piece.  Calls from *pos = 0 until *pos reaches
+ * BTNET_FRAME_LEN_LEN + @p len produce, concatenated, the bytes of
+ * btnet_frame_encode() for the same message and cipher state.
+ *
+ * @param send	the sending cipher state, borrowed; its nonce advances by
+ *		the number of frames written.
+ * @param msg	in, borrowed: @p len bytes; NULL when len is 0.  The same
+ *		message in every call.
+ * @param chunk	as for btnet_frame_encode(); the same in every call.
+ * @param pos	in/out: the offset in the plaintext stream
+ *		be32(len) || message; 0 for the first call; advanced past
+ *		the frames written.
+ * @param out	out: room for @p cap bytes; *out_len receives the bytes
+ *		written (whole frames only).
+ * @return BT_OK (at least one frame written); BT_EINVAL (a NULL argument,
+ *	   a bad @p chunk, or *pos not an offset a previous call returned
+ *	   short of the end); BT_ETOOBIG (@p len > BT_MSG_MAX); BT_ENOSPC
+ *	   (not even the next frame fits; nothing was written); BTNET_ENONCE
+ *	   or BT_ECRYPTO from the cipher (the stream is then unusable).
+ * @since 0.1
+ */
+BT_EXPORT BT_WUR int btnet_frame_encode_some(struct btnet_cipher *send,
+    const void *msg, size_t len, size_t chunk, size_t *pos, uint8_t *out,
+    size_t cap, size_t *out_len);
+
+/**
+ * A streaming decoder of framed messages.  Opaque.
+ *
+ * A message spanning frames is decrypted straight into a buffer of the
+ * decoder, which is reused for the next message when it is at most
+ * 256 KiB.  Delivered plaintext is the application's data rather than
+ * key material, and the application holds copies of it anyway: it is not
+ * wiped after every message (which would cost another pass over every
+ * byte received), only when the decoder fails or is freed.
+ */
 struct btnet_frame_decoder;
 
 /**
