@@ -184,7 +184,7 @@ $(B)/test/export_$(1): test/export/$(1).c $$($(1)_SO)
 	@mkdir -p $$(@D)
 	$(E) '  CC   $$@'
 	$(Q)$$(CC) -std=c11 $(WARN) $(foreach l,$(LIBS),-Ilib$(l)/include) $$($(1)_ALLCFLAGS) \
-	    $$(CFLAGS) -o $$@ $$< -L$(B)/lib -l$(1) $$(addprefix -l,$$($(1)_DEPS))
+	    $$(CFLAGS) -o $$@ $$< -L$(B)/lib -l$(1) $$(addprefix -l,$$($(1)_DEPS)) $$($(1)_LDLIBS)
 
 check-shared-$(1): $$(if $$(wildcard test/export/$(1).c),$(B)/test/export_$(1))
 	$$(if $$(wildcard test/export/$(1).c),LD_LIBRARY_PATH=$(B)/lib $(B)/test/export_$(1))

@@ -1,0 +1,164 @@
+/*
+ * btapi-internal.h - shared inside libbtapi only; never installed.
+ */
+#ifndef BTAPI_INTERNAL_H
+#define BTAPI_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bson/bson.h>
+
+#include <bt/apiproto.h>
+#include <bt/id.h>
+
+struct evbuffer;
+
+/* Ops of the protocol (the "op" of a request). */
+enum btapi_op_ {
+	BTAPI_OP_NONE_ = 0,
+	BTAPI_OP_HELLO_,
+	BTAPI_OP_STATUS_,
+	BTAPI_OP_STAT_,
+	BTAPI_OP_LIST_,
+	BTAPI_OP_MKDIR_,
+	BTAPI_OP_RENAME_,
+	BTAPI_OP_REMOVE_,
+	BTAPI_OP_OPEN_,
+	BTAPI_OP_READ_,
+	BTAPI_OP_WRITE_,
+	BTAPI_OP_SEEK_,
+	BTAPI_OP_CLOSE_,
+	BTAPI_OP_WATCH_,
+	BTAPI_OP_UNWATCH_,
+	BTAPI_OP_LOCK_,
+	BTAPI_OP_UNLOCK_,
+	BTAPI_OP_HANDLE_,
+	BTAPI_OP_UNHANDLE_,
+	BTAPI_OP_REPLY_,
+	BTAPI_OP_CALL_,
+	BTAPI_OP_ROUTE_,
+	BTAPI_OP_UNROUTE_,
+	BTAPI_OP_HTTP_REPLY_,
+	BTAPI_OP_HTTP_BODY_,
+	BTAPI_OP_PEERS_,
+	BTAPI_OP_COUNT_
+};
+
+/* Request fields, one bit each. */
+#define BTAPI_F_PATH_		(1u << 0)	/* path: string */
+#define BTAPI_F_TO_		(1u << 1)	/* to: string */
+#define BTAPI_F_MODE_		(1u << 2)	/* mode: "r" "w" "rw" */
+#define BTAPI_F_LAYOUT_		(1u << 3)	/* layout: "sequential" "random" */
+#define BTAPI_F_PARENTS_	(1u << 4)	/* parents: bool */
+#define BTAPI_F_RECURSIVE_	(1u << 5)	/* recursive: bool */
+#define BTAPI_F_CREATE_		(1u << 6)	/* create: bool */
+#define BTAPI_F_TRUNCATE_	(1u << 7)	/* truncate: bool */
+#define BTAPI_F_EXCL_		(1u << 8)	/* excl: bool */
+#define BTAPI_F_WAIT_		(1u << 9)	/* wait: bool */
+#define BTAPI_F_ONEWAY_		(1u << 10)	/* oneway: bool */
+#define BTAPI_F_END_		(1u << 11)	/* end: bool */
+#define BTAPI_F_HANDLE_		(1u << 12)	/* handle: int64 */
+#define BTAPI_F_LEN_		(1u << 13)	/* len: int32 */
+#define BTAPI_F_OFFSET_		(1u << 14)	/* offset: int64 */
+#define BTAPI_F_WHENCE_		(1u << 15)	/* whence: int32 0..2 */
+#define BTAPI_F_DATA_		(1u << 16)	/* data: binary */
+#define BTAPI_F_KIND_		(1u << 17)	/* kind: "block" "path" */
+#define BTAPI_F_KEY_		(1u << 18)	/* key: string or binary */
+#define BTAPI_F_WATCH_		(1u << 19)	/* watch: int64 */
+#define BTAPI_F_TOKEN_		(1u << 20)	/* token: int64 */
+#define BTAPI_F_SCOPE_		(1u << 21)	/* scope: string */
+#define BTAPI_F_NODE_		(1u << 22)	/* node: binary, 32 bytes */
+#define BTAPI_F_ARGS_		(1u << 23)	/* args: binary, a BSON document */
+#define BTAPI_F_REQ_		(1u << 24)	/* req: int64 */
+#define BTAPI_F_ERR_		(1u << 25)	/* err: int32 < 0 */
+#define BTAPI_F_TEXT_		(1u << 26)	/* text: string */
+#define BTAPI_F_HOST_		(1u << 27)	/* host: string */
+#define BTAPI_F_PREFIX_		(1u << 28)	/* prefix: string */
+#define BTAPI_F_STATUS_		(1u << 29)	/* status: int32 100..599 */
+#define BTAPI_F_HEADERS_	(1u << 30)	/* headers: array of [name, value] */
+#define BTAPI_F_VERSION_	(1u << 31)	/* version: int32 */
+/* second word */
+#define BTAPI_F2_MANIFEST_	(1u << 0)	/* manifest: binary */
+#define BTAPI_F2_AFTER_		(1u << 1)	/* after: string */
+#define BTAPI_F2_MAX_		(1u << 2)	/* max: int32 */
+#define BTAPI_F2_RESULT_	(1u << 3)	/* result: binary, a BSON document */
+
+/* Modes of open. */
+#define BTAPI_MODE_R_		1
+#define BTAPI_MODE_W_		2
+#define BTAPI_MODE_RW_		3
+
+/* One header of an HTTP request or response (borrowed strings). */
+struct btapi_hdr_ {
+	const char *name;
+	const char *value;
+};
+
+/*
+ * A decoded request.  Every pointer is borrowed from the frame it was
+ * decoded from and valid as long as that frame.  Strings are
+ * NUL-terminated (BSON strings, checked free of embedded NULs).
+ */
+struct btapi_req_ {
+	enum btapi_op_ op;
+	int64_t id;
+	uint32_t have, have2;		/* BTAPI_F_* and BTAPI_F2_* present */
+	const char *path, *to, *kind, *scope, *text, *host, *prefix, *after;
+	size_t path_len, to_len, scope_len, text_len, host_len, prefix_len,
+	    after_len;
+	int mode;			/* BTAPI_MODE_* */
+	int layout;			/* BTCORE_TREE_SEQUENTIAL / _RANDOM */
+	int parents, recursive, create, truncate, excl, wait, oneway, end;
+	int64_t handle, offset, watch, token, req;
+	int32_t len, whence, err, status, version, max;
+	const uint8_t *data, *args, *manifest, *result, *key;
+	size_t data_len, args_len, manifest_len, result_len, key_len;
+	int key_is_bin;
+	struct bt_id node;
+	const uint8_t *headers;		/* the array document, validated */
+	size_t headers_len;
+	size_t nheaders;
+};
+
+/*
+ * Frame framing over a buffer of @p avail bytes.
+ * @return BT_OK: a whole frame; *doc / *len the document, *total the
+ *	frame size to drain.  BT_EAGAIN: more bytes needed (*total says
+ *	how many in all when the length is known, else 4).  BT_ETOOBIG:
+ *	the length is above BTAPI_FRAME_MAX (close the connection).
+ *	BT_EFORMAT: a length below the smallest document (5).
+ */
+int btapi_frame_parse_(const uint8_t *buf, size_t avail, const uint8_t **doc,
+    size_t *len, size_t *total);
+
+/*
+ * Decode and validate a request document of @p len bytes.  On failure
+ * r->id holds the request's id when it could be read (else 0), so that
+ * the error reply can name it.
+ * @return BT_OK; BT_EFORMAT (not BSON, bad UTF-8, a field of the wrong
+ *	type or range, unknown or duplicate field, a required field
+ *	missing, a field the op does not take); BTAPI_EBADOP (an op this
+ *	node does not know); BT_ETOOBIG.
+ */
+int btapi_req_decode_(struct btapi_req_ *r, const uint8_t *doc, size_t len);
+
+/* The op's name, or NULL. */
+const char *btapi_op_name_(enum btapi_op_ op);
+
+/* Header @p i of a decoded request (i < r->nheaders). */
+int btapi_req_header_(const struct btapi_req_ *r, size_t i,
+    struct btapi_hdr_ *out);
+
+/* Validate a header list (array of [name, value]): count, name token
+ * characters, value without CR/LF/NUL.  Sets *n. */
+int btapi_headers_check_(const uint8_t *doc, size_t len, size_t *n);
+
+/* Append a frame holding @p doc to @p out.  BT_OK, BT_ETOOBIG, BT_ENOMEM. */
+int btapi_frame_add_(struct evbuffer *out, const bson_t *doc);
+
+/* Valid scope text (as libbtnet: 1..64 of [A-Za-z0-9._/-]; manifests also
+ * allow ':', which the network cannot carry). */
+int btapi_scope_ok_(const char *s, size_t len);
+
+#endif /* BTAPI_INTERNAL_H */
