@@ -16,12 +16,50 @@ struct item {
 	uint64_t refreshed, republished;
 };
 
+static int grow(void **arr, size_t *cap, size_t n, size_t size);
+
 struct entry {
 	uint8_t value[32];
-	uint64_t count;
+	uint64_t count;			/* distinct adders (= nadders) */
 	uint64_t first, last;		/* first and last add */
 	struct bt_id origin;		/* who created it (quota) */
+	struct bt_id *adders;		/* sorted; at most lim.adders_max */
+	size_t nadders, capadders;
 };
+
+/*
+ * Count @p adder for @p e once: BT_OK when it is new or already counted;
+ * past lim.adders_max further adders refresh the entry without being
+ * counted.
+ */
+static int
+entry_add_adder(struct entry *e, const struct bt_id *adder, size_t max)
+{
+	size_t lo = 0, hi = e->nadders, mid;
+	int c, rc;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = btcore_id_cmp(&e->adders[mid], adder);
+		if (c == 0)
+			return BT_OK;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (e->nadders >= max)
+		return BT_OK;
+	if ((rc = grow((void **)&e->adders, &e->capadders, e->nadders,
+	    sizeof(e->adders[0]))) != BT_OK)
+		return rc;
+	memmove(&e->adders[lo + 1], &e->adders[lo],
+	    (e->nadders - lo) * sizeof(e->adders[0]));
+	e->adders[lo] = *adder;
+	e->nadders++;
+	e->count = e->nadders;
+	return BT_OK;
+}
 
 struct bag {
 	struct bt_id key;
@@ -333,16 +371,21 @@ ms_bag_add(void *ctx, const struct bt_id *key, const uint8_t value[32],
 	b = &ms->bags[i];
 	for (j = 0; j < b->n; j++) {
 		if (memcmp(b->e[j].value, value, 32) == 0) {
-			b->e[j].count++;
 			b->e[j].last = now;
-			return BT_OK;
+			return entry_add_adder(&b->e[j], origin,
+			    ms->lim.adders_max);
 		}
 	}
 	if (b->n >= ms->lim.bag_max)
 		rc = BT_ENOSPC;
 	else if ((rc = grow((void **)&b->e, &b->cap, b->n,
-	    sizeof(b->e[0]))) == BT_OK)
-		rc = origin_charge(ms, origin);
+	    sizeof(b->e[0]))) == BT_OK) {
+		memset(&b->e[b->n], 0, sizeof(b->e[b->n]));
+		if ((rc = entry_add_adder(&b->e[b->n], origin,
+		    ms->lim.adders_max)) == BT_OK &&
+		    (rc = origin_charge(ms, origin)) != BT_OK)
+			free(b->e[b->n].adders);
+	}
 	if (rc != BT_OK) {
 		if (b->n == 0) {
 			free(b->e);
@@ -353,7 +396,6 @@ ms_bag_add(void *ctx, const struct bt_id *key, const uint8_t value[32],
 		return rc;
 	}
 	memcpy(b->e[b->n].value, value, 32);
-	b->e[b->n].count = 1;
 	b->e[b->n].first = b->e[b->n].last = now;
 	b->e[b->n].origin = *origin;
 	b->n++;
@@ -506,6 +548,7 @@ ms_expire(void *ctx, uint64_t before)
 				continue;
 			}
 			origin_release(ms, &b->e[j].origin);
+			free(b->e[j].adders);
 			ms->nentries--;
 		}
 		b->n = e;
@@ -539,6 +582,8 @@ btnet_dht_memstore_new(struct btnet_dht_memstore **out,
 		ms->lim.per_origin = 1024;
 	if (ms->lim.bag_max == 0)
 		ms->lim.bag_max = 1024;
+	if (ms->lim.adders_max == 0)
+		ms->lim.adders_max = 4096;
 	*out = ms;
 	return BT_OK;
 }
@@ -578,14 +623,17 @@ btnet_dht_memstore_count(const struct btnet_dht_memstore *ms, size_t *values,
 void
 btnet_dht_memstore_free(struct btnet_dht_memstore *ms)
 {
-	size_t i;
+	size_t i, j;
 
 	if (ms == NULL)
 		return;
 	for (i = 0; i < ms->nitems; i++)
 		free(ms->items[i].bytes);
-	for (i = 0; i < ms->nbags; i++)
+	for (i = 0; i < ms->nbags; i++) {
+		for (j = 0; j < ms->bags[i].n; j++)
+			free(ms->bags[i].e[j].adders);
 		free(ms->bags[i].e);
+	}
 	free(ms->items);
 	free(ms->bags);
 	free(ms->origins);

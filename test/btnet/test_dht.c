@@ -857,7 +857,7 @@ START_TEST(memstore)
 	struct btnet_dht_memstore_limits lim;
 	struct btnet_dht_memstore *ms = NULL;
 	struct btnet_dht_storage st;
-	struct bt_id k1, k2, o1, o2;
+	struct bt_id k1, k2, o1, o2, o3;
 	uint8_t v[32], out[8][32];
 	const uint8_t *p;
 	size_t len, n, i;
@@ -871,6 +871,7 @@ START_TEST(memstore)
 	memset(k2.b, 2, 32);
 	memset(o1.b, 0xa, 32);
 	memset(o2.b, 0xb, 32);
+	memset(o3.b, 0xc, 32);
 	ck_assert_int_eq(st.value_put(st.ctx, &k1, (const uint8_t *)"ab", 2,
 	    &o1, 100), BT_OK);
 	ck_assert_int_eq(st.value_get(st.ctx, &k1, &p, &len), BT_OK);
@@ -884,12 +885,18 @@ START_TEST(memstore)
 	v[0] = 1;
 	ck_assert_int_eq(st.bag_add(st.ctx, &k1, v, &o1, 101), BT_ENOSPC);
 	ck_assert_int_eq(st.bag_add(st.ctx, &k1, v, &o2, 101), BT_OK);
-	/* popularity and recency */
+	/*
+	 * Popularity counts distinct adders: value 1 has two (o2, o3), value
+	 * 2 one adder (o2) who added it five times.
+	 */
 	for (i = 0; i < 3; i++)
 		ck_assert_int_eq(st.bag_add(st.ctx, &k1, v, &o2, 102 + i),
 		    BT_OK);
+	ck_assert_int_eq(st.bag_add(st.ctx, &k1, v, &o3, 105), BT_OK);
 	v[0] = 2;
-	ck_assert_int_eq(st.bag_add(st.ctx, &k1, v, &o2, 200), BT_OK);
+	for (i = 0; i < 5; i++)
+		ck_assert_int_eq(st.bag_add(st.ctx, &k1, v, &o2, 200 + i),
+		    BT_OK);
 	ck_assert_int_eq(st.bag_query(st.ctx, BTNET_DHT_BAG_POPULAR, &k1, 8,
 	    1, out, &n), BT_OK);
 	ck_assert_uint_eq(n, 3);

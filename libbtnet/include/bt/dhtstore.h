@@ -51,8 +51,9 @@ enum btnet_dht_item {
  *	them); storing the same key again refreshes it.  BT_ENOSPC when a
  *	quota is reached.
  * value_get: the bytes under @p key, or BT_ENOTFOUND.
- * bag_add: add @p value to the bag @p key (its count grows by one and its
- *	last-add time becomes @p now_ms).  BT_ENOSPC when a quota is reached.
+ * bag_add: add @p value to the bag @p key on behalf of @p origin: its
+ *	count is the number of distinct adders (an adder counts once) and
+ *	its last-add time becomes @p now_ms.  BT_ENOSPC when a quota is reached.
  * bag_query: up to @p limit values of bag @p key in the order of @p kind
  *	into @p out (room for @p limit items), their number in @p *count;
  *	@p seed makes a sample reproducible.  An unknown bag gives 0 items.
@@ -98,6 +99,7 @@ struct btnet_dht_memstore_limits {
 	size_t per_origin;	/* values + records + bag adds from one
 				   origin node (1024) */
 	size_t bag_max;		/* distinct values in one bag (1024) */
+	size_t adders_max;	/* distinct adders counted per value (4096) */
 };
 
 /** An in-memory storage.  Opaque. */
