@@ -55,7 +55,7 @@ include $(LIBS:%=lib%/lib.mk)
 # src/ only to itself.
 INC_ALL := $(foreach l,$(LIBS),-Ilib$(l)/include)
 
-all: $(LIBS) examples tools
+all: $(LIBS) examples tools programs
 
 # ---- one template instantiated per library ---------------------------------
 # lib.mk sets: X_DESC, X_DEPS (bt libraries), X_PKGS (pkg-config modules),
@@ -154,7 +154,9 @@ check-exports-$(1): $$($(1)_SO)
 $(1)_TEST_SRCS := $$(call only,$(1),$$(sort $$(wildcard test/$(1)/test_*.c)),test/$(1)/test_)
 $(1)_TEST_OBJS := $$($(1)_TEST_SRCS:test/$(1)/%.c=$(B)/test/$(1)/%.o)
 
-$(B)/test/$(1)/suites.h: $$($(1)_TEST_SRCS) Makefile
+# regenerated every run (kept when unchanged): the set of suites follows
+# BT_ONLY_<lib>, which no file date records
+$(B)/test/$(1)/suites.h: FORCE
 	@mkdir -p $$(@D)
 	@printf '%s\n' $$(patsubst test/$(1)/test_%.c,'BT_SUITE(%)',$$($(1)_TEST_SRCS)) > $$@.tmp
 	@cmp -s $$@.tmp $$@ || mv $$@.tmp $$@; rm -f $$@.tmp
@@ -262,6 +264,40 @@ PROGS := $(foreach p,$(PROG_SRCS),$(B)/bin/$(notdir $(basename $(p))))
 
 examples tools: $(PROGS)
 
+# ---- multi-file programs: <dir>/prog.mk lists them (variables only) -------
+# PROGRAMS += name ; name_SRCS := dir/a.c dir/b.c ; name_LIB := btapi ;
+# name_LDLIBS := extra libraries ; name_INSTALL := 1 to install in BINDIR.
+PROGRAMS :=
+-include $(wildcard */prog.mk)
+
+define MPROG_template
+$(1)_OBJS := $$($(1)_SRCS:%.c=$(B)/obj/prog/%.o)
+
+$(B)/obj/prog/%.o: %.c
+	@mkdir -p $$(@D)
+	$(E) '  CC   $$@'
+	$(Q)$$(CC) $$(BT_CPPFLAGS) $(INC_ALL) $$(CHECK_CFLAGS) $$($$($(1)_LIB)_ALLCFLAGS) $$(BT_CFLAGS) $$(CFLAGS) \
+	    -MMD -MP -c $$< -o $$@
+
+$(B)/bin/$(1): $$($(1)_OBJS) $$($$($(1)_LIB)_A) $$(foreach d,$$($$($(1)_LIB)_DEPS),$$($$(d)_A))
+	@mkdir -p $$(@D)
+	$(E) '  LD   $$@'
+	$(Q)$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$($(1)_OBJS) $$($$($(1)_LIB)_STATIC) $$($(1)_LDLIBS)
+
+-include $$($(1)_OBJS:.o=.d)
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call MPROG_template,$(p))))
+PROGS += $(PROGRAMS:%=$(B)/bin/%)
+
+programs: $(PROGRAMS:%=$(B)/bin/%)
+
+install-programs: programs
+	@for p in $(foreach p,$(PROGRAMS),$(if $($(p)_INSTALL),$(p))); do \
+	    mkdir -p $(DESTDIR)$(BINDIR) && install -m 755 $(B)/bin/$$p $(DESTDIR)$(BINDIR)/ || exit 1; done
+
+uninstall-programs:
+	rm -f $(foreach p,$(PROGRAMS),$(if $($(p)_INSTALL),$(DESTDIR)$(BINDIR)/$(p)))
+
 # rewritten only when the install paths change, so .pc files follow PREFIX
 $(B)/config.stamp: FORCE
 	@mkdir -p $(B)
@@ -289,8 +325,8 @@ uninstall-man:
 	rm -f $(foreach f,$(MANPAGES),$(DESTDIR)$(MANDIR)/$(notdir $(patsubst %/,%,$(dir $(f))))/$(notdir $(f)))
 
 # ---- aggregate targets -------------------------------------------------------
-install:   $(LIBS:%=install-%) install-man
-uninstall: $(LIBS:%=uninstall-%) uninstall-man
+install:   $(LIBS:%=install-%) install-man install-programs
+uninstall: $(LIBS:%=uninstall-%) uninstall-man uninstall-programs
 
 check-exports: $(LIBS:%=check-exports-%)
 
@@ -345,6 +381,6 @@ clean:
 
 .PHONY: all clean install uninstall install-man uninstall-man check check-all \
 	check-unit check-shared check-fuzz check-exports check-install check-asan \
-	fuzz bench deps run man-lint examples tools FORCE $(LIBS) \
+	fuzz bench deps run man-lint examples tools programs install-programs uninstall-programs FORCE $(LIBS) \
 	$(foreach t,install uninstall check-exports check-unit check-shared \
 	    check-fuzz fuzz-build fuzz-run bench,$(LIBS:%=$(t)-%))

@@ -9,6 +9,7 @@
 
 #include <event2/buffer.h>
 
+#include <bt/scope.h>
 #include <bt/tree.h>
 
 #include "btapi-internal.h"
@@ -118,19 +119,7 @@ btapi_frame_add_(struct evbuffer *out, const bson_t *doc)
 int
 btapi_scope_ok_(const char *s, size_t len)
 {
-	size_t i;
-
-	if (s == NULL || len == 0 || len > 64)
-		return 0;
-	for (i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		    c == '/' || c == '-'))
-			return 0;
-	}
-	return 1;
+	return btcore_scope_valid(s, len);
 }
 
 /* A header name is an RFC 9110 token. */

@@ -10,6 +10,7 @@
  */
 #include <bt/key.h>
 #include <bt/manifest.h>
+#include <bt/scope.h>
 
 /* libbson's inline atomics drop a const; nothing of ours is affected */
 #pragma GCC diagnostic push
@@ -84,20 +85,6 @@ valid_version(const char *s, size_t n)
 		return 0;
 	for (i = 0; i < n; i++)
 		if (s[i] < 0x21 || s[i] > 0x7e)
-			return 0;
-	return 1;
-}
-
-static int
-valid_scope(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n < 1 || n > BTCORE_MANIFEST_SCOPE_MAX)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!is_alnum(s[i]) &&
-		    (s[i] == '\0' || strchr("._-:/", s[i]) == NULL))
 			return 0;
 	return 1;
 }
@@ -444,7 +431,7 @@ add_scope(struct btcore_manifest *m, const char *s, size_t n)
 	size_t i;
 	int rc;
 
-	if (!valid_scope(s, n))
+	if (!btcore_scope_valid(s, n))
 		return BT_EINVAL;
 	for (i = 0; i < m->nscopes; i++)
 		if (eq(m->scopes[i], s, n))

@@ -22,7 +22,8 @@
  * What each string may hold:
  *   name	1 .. 64 bytes of a-z 0-9 . _ -, starting with a-z or 0-9.
  *   version	1 .. 32 printable ASCII bytes, no space.
- *   scope	1 .. 128 bytes of A-Z a-z 0-9 . _ - : /.
+ *   scope	a scope name as bt/scope.h defines it: 1 .. 64 bytes of
+ *		A-Z a-z 0-9 . _ - : /.
  *   host	a lower-case DNS name, 1 .. 253 bytes: labels of 1 .. 63 bytes
  *		of a-z 0-9 -, not starting or ending with -, joined by dots.
  *   route path	"/" or "/" followed by components joined by "/"; each
@@ -47,6 +48,7 @@
 
 #include <bt/common.h>
 #include <bt/key.h>
+#include <bt/scope.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -55,7 +57,7 @@ extern "C" {
 #define BTCORE_MANIFEST_MAX		65536	/* bytes of an encoding */
 #define BTCORE_MANIFEST_NAME_MAX	64
 #define BTCORE_MANIFEST_VERSION_MAX	32
-#define BTCORE_MANIFEST_SCOPE_MAX	128
+#define BTCORE_MANIFEST_SCOPE_MAX	BTCORE_SCOPE_MAX
 #define BTCORE_MANIFEST_HOST_MAX	253
 #define BTCORE_MANIFEST_PATH_MAX	1024
 #define BTCORE_MANIFEST_SCOPES_MAX	64
