@@ -93,6 +93,9 @@ struct btstore {
 	unsigned views;
 	int growing;
 
+	/* Accumulators of feeds appended to (feed.c), under wlock. */
+	struct btstore_feed_cache_ *feed_cache;
+
 	/* Notifications. */
 	pthread_mutex_t nlock;
 	int efd;
@@ -155,6 +158,9 @@ int btstore_counts_get_(MDB_txn *txn, struct btstore *st, const char *name,
     uint64_t *count, uint64_t *bytes);
 int btstore_counts_add_(struct btstore_w_ *w, const char *name,
     int64_t dcount, int64_t dbytes);
+
+/* Release the feed accumulator cache (feed.c); at close. */
+void btstore_feed_cache_free_(struct btstore *st);
 
 /* Add new blocks to the store's usage counters, enforcing the quota. */
 int btstore_block_account_(struct btstore_w_ *w, uint64_t count,

@@ -12,9 +12,11 @@
  *                 encoding (the newest too)
  *   feed.forks    feed || be64 length -> fork evidence
  *
- * An append loads the accumulator from the O(log n) subtrees that make up
- * the stored tree, appends, stores the subtrees it completes, signs the
- * new head and writes it, all in one transaction.
+ * An append takes the accumulator of the stored tree (kept in memory from
+ * the previous append when it still matches the stored head, else loaded
+ * from the O(log n) subtrees that make up the tree), appends, stores the
+ * subtrees it completes, signs the new head and writes it, all in one
+ * transaction.
  */
 #include <bt/feed.h>
 
@@ -208,6 +210,88 @@ ent_store(struct btstore_w_ *w, const struct bt_pubkey *feed, uint64_t index,
 	return BT_OK;
 }
 
+/* ---- the accumulator cache ------------------------------------------------ */
+/*
+ * An append continues the accumulator of the stored tree: one subtree
+ * hash per set bit of the length, O(log n) gets to load.  The store keeps
+ * the accumulators of the last feeds appended to, each with the length and
+ * root it stands at, and uses one only when the feed's stored newest head
+ * has exactly that length and root.  Anything else - a write that failed,
+ * was aborted or runs again, another process appending, a file restored
+ * from a copy - makes it miss, and the append loads the stored tree as
+ * before.  A root names every leaf under it, so a hit is the stored tree.
+ * Used under the write lock only.
+ */
+#define CACHE_FEEDS	8
+
+struct cache_ent {
+	struct bt_pubkey feed;
+	struct btcore_merkle *m;	/* NULL: slot unused */
+	uint64_t length;		/* m's size and root when valid */
+	struct bt_id root;
+	uint64_t used;			/* for eviction: least recent goes */
+	int valid;
+};
+
+struct btstore_feed_cache_ {
+	struct cache_ent e[CACHE_FEEDS];
+	uint64_t tick;
+};
+
+void
+btstore_feed_cache_free_(struct btstore *st)
+{
+	size_t i;
+
+	if (st->feed_cache == NULL)
+		return;
+	for (i = 0; i < CACHE_FEEDS; i++)
+		btcore_merkle_free(st->feed_cache->e[i].m);
+	free(st->feed_cache);
+	st->feed_cache = NULL;
+}
+
+/* The slot of @p feed: its own, else the least recently used one, given
+ * over to @p feed (not valid). */
+static int
+cache_slot(struct btstore *st, const struct bt_pubkey *feed,
+    struct cache_ent **out)
+{
+	struct btstore_feed_cache_ *c = st->feed_cache;
+	struct cache_ent *e, *pick = NULL;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	if (c == NULL) {
+		if ((c = calloc(1, sizeof(*c))) == NULL)
+			return BT_ENOMEM;
+		st->feed_cache = c;
+	}
+	for (i = 0; i < CACHE_FEEDS; i++) {
+		e = &c->e[i];
+		if (e->m != NULL &&
+		    memcmp(e->feed.b, feed->b, BT_ID_LEN) == 0) {
+			pick = e;
+			break;
+		}
+		if (pick == NULL || e->used < pick->used)
+			pick = e;
+	}
+	if (pick->m == NULL) {
+		if ((rc = btcore_merkle_new(&pick->m)) != BT_OK)
+			return rc;
+		pick->valid = 0;
+	}
+	if (memcmp(pick->feed.b, feed->b, BT_ID_LEN) != 0) {
+		pick->feed = *feed;
+		pick->valid = 0;
+	}
+	pick->used = ++c->tick;
+	*out = pick;
+	return BT_OK;
+}
+
 /* ---- create and append ---------------------------------------------------- */
 
 struct create_arg {
@@ -281,7 +365,8 @@ append_fn(struct btstore_w_ *w, void *arg)
 {
 	struct append_arg *a = arg;
 	const struct bt_pubkey *feed = &a->signer->pub;
-	struct btcore_merkle *m = NULL;
+	struct btcore_merkle *m;
+	struct cache_ent *ce;
 	struct btstore_feedrec_ r;
 	struct btstore_feedent_ e;
 	struct sub_ctx sc;
@@ -304,13 +389,20 @@ append_fn(struct btstore_w_ *w, void *arg)
 	}
 	end = n0 + a->n;
 	a->first = n0;
-	if ((rc = btcore_merkle_new(&m)) != BT_OK)
+	if ((rc = cache_slot(w->st, feed, &ce)) != BT_OK)
 		goto out;
-	sc.st = w->st;
-	sc.txn = w->txn;
-	sc.feed = feed;
-	if ((rc = btcore_merkle_load(m, n0, subtree_cb, &sc)) != BT_OK)
-		goto out;
+	m = ce->m;
+	if (!ce->valid || ce->length != n0 || btcore_merkle_size(m) != n0 ||
+	    memcmp(ce->root.b, r.head.root.b, BT_ID_LEN) != 0) {
+		ce->valid = 0;
+		sc.st = w->st;
+		sc.txn = w->txn;
+		sc.feed = feed;
+		if ((rc = btcore_merkle_load(m, n0, subtree_cb, &sc)) != BT_OK)
+			goto out;
+	}
+	/* m moves on from here: valid again only at a new head */
+	ce->valid = 0;
 	ec.w = w;
 	ec.feed = feed;
 	for (i = 0; i < a->n; i++) {
@@ -331,11 +423,14 @@ append_fn(struct btstore_w_ *w, void *arg)
 		goto out;
 	r.held = end;
 	if ((rc = head_store(w, &r.head)) != BT_OK ||
-	    (rc = feed_store(w, &r)) != BT_OK)
+	    (rc = feed_store(w, &r)) != BT_OK ||
+	    (rc = emit_feed(w, feed)) != BT_OK)
 		goto out;
-	rc = emit_feed(w, feed);
+	/* if this write does not commit, the stored head will not match */
+	ce->length = end;
+	ce->root = root;
+	ce->valid = 1;
 out:
-	btcore_merkle_free(m);
 	return rc;
 }
 

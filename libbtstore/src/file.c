@@ -28,6 +28,7 @@ struct btstore_file_io {
 	struct pending *blocks;
 	size_t n, cap;
 	MDB_txn *rtxn;		/* read view between get and release */
+	int hold;		/* release keeps the view (see the reader) */
 };
 
 struct btstore_file_writer {
@@ -278,7 +279,10 @@ fio_get(void *ctx, const struct bt_id *id, const void **data, size_t *len)
 static void
 fio_release(void *ctx)
 {
-	release_view(ctx);
+	struct btstore_file_io *f = ctx;
+
+	if (!f->hold)
+		release_view(f);
 }
 
 void
@@ -388,6 +392,13 @@ btstore_file_writer_free(struct btstore_file_writer *fw)
 }
 
 /* ---- read stream ------------------------------------------------------------ */
+/*
+ * The reader's adapter keeps its read view from the first get of a call
+ * until the call returns, rather than beginning and ending one per block:
+ * a 1 MiB read of full-size leaves, or a random read through a node or
+ * two, then costs one view.  No view outlives a call, so the reader never
+ * holds back map growth or page reuse between calls.
+ */
 
 int
 btstore_file_reader_open(struct btstore_file_reader **out, struct btstore *st,
@@ -406,8 +417,10 @@ btstore_file_reader_open(struct btstore_file_reader **out, struct btstore *st,
 		return BT_ENOMEM;
 	if ((rc = btstore_file_io_new(&fr->fio, st, 0)) != BT_OK)
 		goto out;
+	fr->fio->hold = 1;
 	btstore_file_io_blockio(fr->fio, &io);
 	rc = btcore_tree_reader_open(&fr->r, root, &io);
+	release_view(fr->fio);
 out:
 	if (rc != BT_OK) {
 		btstore_file_reader_close(fr);
@@ -421,11 +434,15 @@ int
 btstore_file_reader_read(struct btstore_file_reader *fr, void *buf,
     size_t len, size_t *n)
 {
+	int rc;
+
 	if (n != NULL)
 		*n = 0;
 	if (fr == NULL)
 		return BT_EINVAL;
-	return btcore_tree_reader_read(fr->r, buf, len, n);
+	rc = btcore_tree_reader_read(fr->r, buf, len, n);
+	release_view(fr->fio);
+	return rc;
 }
 
 int

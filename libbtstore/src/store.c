@@ -84,6 +84,7 @@ struct btstore_options {
 	uint64_t dht_total;
 	uint64_t dht_origin;
 	uint64_t max_readers;
+	uint64_t writemap;
 	btstore_log_fn log;
 	void *log_arg;
 };
@@ -157,6 +158,11 @@ btstore_options_set(struct btstore_options *o, enum btstore_opt key,
 		if (v < 1 || v > 65536)
 			return BT_ERANGE;
 		o->max_readers = v;
+		return BT_OK;
+	case BTSTORE_OPT_WRITEMAP:
+		if (v > 1)
+			return BT_ERANGE;
+		o->writemap = v;
 		return BT_OK;
 	default:
 		return BT_EINVAL;
@@ -637,7 +643,8 @@ btstore_open(struct btstore **out, const char *dir,
 		rc = btstore_err_(st, mrc, "configure environment");
 		goto out;
 	}
-	flags = MDB_NOTLS | (st->nosync ? MDB_NOSYNC : 0);
+	flags = MDB_NOTLS | (st->nosync ? MDB_NOSYNC : 0) |
+	    (opts->writemap ? MDB_WRITEMAP : 0);
 	if ((mrc = mdb_env_open(st->env, dir, flags, 0600)) != MDB_SUCCESS) {
 		rc = btstore_err_(st, mrc, "open environment");
 		goto out;
@@ -684,6 +691,7 @@ btstore_close(struct btstore *st)
 	if (st == NULL)
 		return;
 	mdb_env_close(st->env);
+	btstore_feed_cache_free_(st);
 	btstore_notify_fini_(st);
 	pthread_cond_destroy(&st->vcond);
 	pthread_mutex_destroy(&st->vlock);

@@ -200,6 +200,101 @@ START_TEST(append_batch64)
 }
 END_TEST
 
+/*
+ * Appends to more feeds than the store keeps accumulators for, in turns,
+ * with writes that fill the map and run again, across a reopen: every
+ * head's root is the one recomputed here, every proof checks.
+ */
+#define CACHE_WRITERS	11
+#define CACHE_ROUNDS	24
+#define CACHE_BIG	(32u << 10)
+
+START_TEST(accumulator_cache)
+{
+	struct btstore_options *o;
+	struct tmp t;
+	static struct writer w[CACHE_WRITERS];
+	static struct btcore_merkle *m[CACHE_WRITERS];
+	static uint8_t bufs[5][CACHE_BIG], got[CACHE_BIG];
+	struct btstore_feed_payload items[5];
+	struct bt_log_head head;
+	struct bt_log_entry e;
+	struct bt_id ph, leaf, root;
+	uint64_t n[CACHE_WRITERS], first, size, i;
+	size_t j, k, b, r, gl, total = 0;
+
+	open_tmp(&t);
+	btstore_close(t.st);
+	ck_assert_int_eq(btstore_options_new(&o), BT_OK);
+	ck_assert_int_eq(btstore_options_set(o, BTSTORE_OPT_NOSYNC, 1), BT_OK);
+	ck_assert_int_eq(btstore_options_set(o, BTSTORE_OPT_MAP_INITIAL,
+	    1 << 20), BT_OK);
+	ck_assert_int_eq(btstore_open(&t.st, t.dir, o), BT_OK);
+	for (j = 0; j < CACHE_WRITERS; j++) {
+		writer_new(&w[j], (uint8_t)(40 + j));
+		ck_assert_int_eq(btcore_merkle_new(&m[j]), BT_OK);
+		ck_assert_int_eq(btstore_feed_create(t.st, &w[j].signer),
+		    BT_OK);
+		n[j] = 0;
+	}
+	for (r = 0; r < CACHE_ROUNDS; r++) {
+		if (r == CACHE_ROUNDS / 2) {
+			btstore_close(t.st);
+			ck_assert_int_eq(btstore_open(&t.st, t.dir, o), BT_OK);
+		}
+		for (j = 0; j < CACHE_WRITERS; j++) {
+			b = 1 + (r + j) % 5;
+			for (k = 0; k < b; k++) {
+				items[k].data = bufs[k];
+				items[k].len = payload(bufs[k], n[j] + k,
+				    (unsigned)j);
+				/* now and then a large one fills the map */
+				if (++total % 7 == 0) {
+					memset(bufs[k] + items[k].len,
+					    (int)total, CACHE_BIG -
+					    items[k].len);
+					items[k].len = CACHE_BIG;
+				}
+				ck_assert_int_eq(btcore_id_hash(&ph, bufs[k],
+				    items[k].len), BT_OK);
+				ck_assert_int_eq(btcore_log_leaf_hash(&leaf,
+				    &ph), BT_OK);
+				ck_assert_int_eq(btcore_merkle_append(m[j],
+				    &leaf, NULL, NULL), BT_OK);
+			}
+			ck_assert_int_eq(btstore_feed_append_batch(t.st,
+			    &w[j].signer, items, b, &first), BT_OK);
+			ck_assert_uint_eq(first, n[j]);
+			n[j] += b;
+			ck_assert_int_eq(btstore_feed_head(t.st,
+			    &w[j].signer.pub, &head), BT_OK);
+			ck_assert_uint_eq(head.length, n[j]);
+			ck_assert_int_eq(btcore_merkle_root(m[j], &root),
+			    BT_OK);
+			ck_assert(memcmp(head.root.b, root.b, 32) == 0);
+		}
+	}
+	ck_assert_int_eq(btstore_map_info(t.st, &size, NULL), BT_OK);
+	ck_assert_uint_gt(size, 1 << 20);	/* writes ran again */
+	for (j = 0; j < CACHE_WRITERS; j += 5) {
+		for (i = 0; i < n[j]; i++) {
+			ck_assert_int_eq(btstore_feed_entry_get(t.st,
+			    &w[j].signer.pub, i, 0, &e, got, sizeof(got), &gl),
+			    BT_OK);
+			ck_assert_int_eq(btcore_log_entry_verify(&e), BT_OK);
+			ck_assert_int_eq(btcore_log_entry_check_payload(&e,
+			    got, gl), BT_OK);
+		}
+	}
+	for (j = 0; j < CACHE_WRITERS; j++) {
+		btcore_merkle_free(m[j]);
+		btcore_key_free(w[j].key);
+	}
+	btstore_options_free(o);
+	close_tmp(&t);
+}
+END_TEST
+
 START_TEST(append_errors)
 {
 	struct tmp t;
@@ -860,6 +955,7 @@ suite_feed(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, append_batch1);
 	tcase_add_test(tc, append_batch64);
+	tcase_add_test(tc, accumulator_cache);
 	tcase_add_test(tc, append_errors);
 	tcase_add_test(tc, follow_any_order);
 	tcase_add_test(tc, entries_tampered);

@@ -201,6 +201,52 @@ START_TEST(map_grows_then_enospc)
 }
 END_TEST
 
+/* Through a writable map: the same results, across map growth and a
+ * reopen. */
+START_TEST(writemap_store)
+{
+	struct btstore_options *o;
+	struct btstore *st;
+	static uint8_t buf[65536], back[65536];
+	struct bt_id ids[40];
+	uint64_t size, count, bytes;
+	size_t len, i;
+
+	mkdir_tmp();
+	ck_assert_int_eq(btstore_options_new(&o), BT_OK);
+	ck_assert_int_eq(btstore_options_set(o, BTSTORE_OPT_WRITEMAP, 2),
+	    BT_ERANGE);
+	ck_assert_int_eq(btstore_options_set(o, BTSTORE_OPT_WRITEMAP, 1),
+	    BT_OK);
+	ck_assert_int_eq(btstore_options_set(o, BTSTORE_OPT_MAP_INITIAL,
+	    1 << 20), BT_OK);
+	ck_assert_int_eq(btstore_options_set(o, BTSTORE_OPT_MAP_MAX, 16 << 20),
+	    BT_OK);
+	ck_assert_int_eq(btstore_open(&st, dir, o), BT_OK);
+	for (i = 0; i < 40; i++) {
+		make_block(buf, sizeof(buf), (uint32_t)i, &ids[i]);
+		ck_assert_int_eq(btstore_block_put(st, &ids[i], buf,
+		    sizeof(buf), 0), BT_OK);
+	}
+	ck_assert_int_eq(btstore_map_info(st, &size, NULL), BT_OK);
+	ck_assert_uint_gt(size, 2 << 20);	/* it grew on the way */
+	ck_assert_int_eq(btstore_block_usage(st, &count, &bytes), BT_OK);
+	ck_assert_uint_eq(count, 40);
+	btstore_close(st);
+	ck_assert_int_eq(btstore_open(&st, dir, o), BT_OK);
+	for (i = 0; i < 40; i++) {
+		ck_assert_int_eq(btstore_block_get(st, &ids[i], back,
+		    sizeof(back), &len), BT_OK);
+		make_block(buf, sizeof(buf), (uint32_t)i, &ids[i]);
+		ck_assert_uint_eq(len, sizeof(buf));
+		ck_assert_mem_eq(back, buf, sizeof(buf));
+	}
+	btstore_close(st);
+	btstore_options_free(o);
+	rm_tmp();
+}
+END_TEST
+
 struct writer_arg {
 	struct btstore *st;
 	int rc;
@@ -363,6 +409,7 @@ suite_store(void)
 	tcase_add_test(tc, open_close_and_errors);
 	tcase_add_test(tc, newer_format_refused);
 	tcase_add_test(tc, map_grows_then_enospc);
+	tcase_add_test(tc, writemap_store);
 	tcase_add_test(tc, readers_do_not_block_writers);
 	tcase_add_test(tc, grow_with_own_view_is_eagain);
 	tcase_add_test(tc, dead_reader_cleared_at_open);

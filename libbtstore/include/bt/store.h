@@ -79,7 +79,21 @@ enum btstore_opt {
 	/** Bytes of DHT values held for one origin (default 1 MiB). */
 	BTSTORE_OPT_DHT_PER_ORIGIN = 6,
 	/** Read views open at once, all processes together (default 126). */
-	BTSTORE_OPT_MAX_READERS = 7
+	BTSTORE_OPT_MAX_READERS = 7,
+	/**
+	 * 1: write through a writable memory map (LMDB's MDB_WRITEMAP).
+	 * Commits then skip writing each changed page with write(2), which
+	 * makes small commits (single feed appends, record puts) about half
+	 * as expensive; a crash of the process still loses nothing
+	 * committed.  The costs: the data file is sparse at the size of the
+	 * map; a stray write anywhere in the process can reach stored pages;
+	 * and when the file system runs out of space, a write into the map
+	 * raises SIGBUS, ending the process, where it would otherwise fail
+	 * with BT_ENOSPC.  Use it only where the file system's free space
+	 * is assured.  Every process opening the store must set the same
+	 * value.  Default 0.  @since 0.1
+	 */
+	BTSTORE_OPT_WRITEMAP = 8
 };
 
 /** Log levels passed to the log callback. */
