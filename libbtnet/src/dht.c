@@ -1217,7 +1217,8 @@ handle_request(struct btnet_dht *dht, const struct btcore_msg *m,
 		ok = near_enough(dht, &key);
 		if (ok) {
 			if (t == BTCORE_MSG_SET_REQ)
-				ok = dht->st.value_put(dht->st.ctx, &key, v,
+				ok = vlen <= BTNET_DHT_VALUE_MAX &&
+				    dht->st.value_put(dht->st.ctx, &key, v,
 				    vlen, from_id, now) == BT_OK;
 			else if (t == BTCORE_MSG_BAG_ADD_REQ)
 				ok = dht->st.bag_add(dht->st.ctx, &key, v,

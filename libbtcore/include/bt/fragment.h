@@ -40,6 +40,7 @@
 #ifndef BT_FRAGMENT_H
 #define BT_FRAGMENT_H
 
+#include <bt/block.h>
 #include <bt/common.h>
 #include <bt/id.h>
 
@@ -47,11 +48,8 @@
 extern "C" {
 #endif
 
-/*
- * The largest block that can be fragmented: the same value as
- * BTCORE_BLOCK_MAX of <bt/block.h> (256 KiB less 16 bytes).
- */
-#define BTCORE_FRAGMENT_BLOCK_MAX	262128
+/* The largest block that can be fragmented: any block. */
+#define BTCORE_FRAGMENT_BLOCK_MAX	BTCORE_BLOCK_MAX
 
 /*
  * The largest k + m.  32 keeps every fragment set describable by a 32-bit

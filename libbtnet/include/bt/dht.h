@@ -75,6 +75,7 @@
 #ifndef BT_DHT_H
 #define BT_DHT_H
 
+#include <bt/block.h>
 #include <bt/common.h>
 #include <bt/id.h>
 #include <bt/record.h>
@@ -314,8 +315,12 @@ BT_EXPORT BT_WUR int btnet_dht_put_value(struct btnet_dht *dht,
     const void *value, size_t len,
     void (*cb)(void *arg, const struct btnet_dht_result *res), void *arg);
 
-/** Largest value of btnet_dht_put_value(): a set message fits 1 MiB. */
-#define BTNET_DHT_VALUE_MAX	(BT_MSG_MAX - 1024)
+/**
+ * Largest value of btnet_dht_put_value() and of a stored value: one
+ * block, since a content-addressed value is a block and nodes keep them
+ * with their blocks.
+ */
+#define BTNET_DHT_VALUE_MAX	BTCORE_BLOCK_MAX
 
 /**
  * Fetch the value whose SHA-256 is @p key (from our storage or the

@@ -25,7 +25,7 @@ extern "C" {
 #define BTSTORE_BAG_VALUE_MAX	1024
 #define BTSTORE_BAG_VALUES_MAX	4096
 #define BTSTORE_BAG_ADDERS_MAX	4096
-#define BTSTORE_BAG_QUERY_MAX	100
+#define BTSTORE_BAG_QUERY_MAX	256
 
 /**
  * Query callback, once per value: @p value (borrowed, valid during the

@@ -10,6 +10,7 @@
 #define BT_HELD_H
 
 #include <bt/common.h>
+#include <bt/fragment.h>
 #include <bt/id.h>
 #include <bt/store.h>
 
@@ -17,8 +18,12 @@
 extern "C" {
 #endif
 
-/** Largest held fragment in bytes. */
-#define BTSTORE_FRAG_MAX	BTSTORE_BLOCK_MAX
+/**
+ * Largest held fragment in bytes: a whole encoded fragment of the
+ * largest block (k = 1), header and hash included.
+ */
+#define BTSTORE_FRAG_MAX \
+	(BTCORE_FRAGMENT_BLOCK_MAX + BTCORE_FRAGMENT_OVERHEAD)
 
 /**
  * Store (or replace) fragment @p index of @p block for @p owner.

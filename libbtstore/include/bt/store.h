@@ -23,6 +23,7 @@
 #define BT_STORE_H
 
 #include <bt/common.h>
+#include <bt/block.h>
 #include <bt/id.h>
 
 #ifdef __cplusplus
@@ -208,7 +209,7 @@ BT_EXPORT void btstore_view_end(struct btstore_view *v);
 /* ---- blocks ------------------------------------------------------------- */
 
 /** Largest block payload in bytes (the suite's block limit). */
-#define BTSTORE_BLOCK_MAX	262128
+#define BTSTORE_BLOCK_MAX	BTCORE_BLOCK_MAX
 
 /** Flags for btstore_block_put() and btstore_block_put_many(). */
 #define BTSTORE_PUT_PIN		0x1u	/* also pin each block once */
