@@ -89,6 +89,31 @@ static const struct btcore_msg_field_spec f_direct[] = {
 	F(SCOPE, "scope", STR, REQUIRED, 1, BTCORE_MSG_SCOPE_MAX, 0),
 	VALUE(REQUIRED)
 };
+static const struct btcore_msg_field_spec f_pubsub[] = {
+	KEY(REQUIRED), ID(REQUIRED), PUBKEY(REQUIRED),
+	F(SEQ, "seq", INT64, REQUIRED, 0, INT64_MAX, 0),
+	F(HOPS, "hops", INT32, REQUIRED, 0, 255, 0),
+	VALUE(REQUIRED),
+	F(SIG, "sig", BIN, REQUIRED, 64, 64, 0)
+};
+static const struct btcore_msg_field_spec f_stored_only[] = {
+	STORED(REQUIRED)
+};
+static const struct btcore_msg_field_spec f_peerfile[] = {
+	F(VALUE, "value", BIN, REQUIRED, 1, BTCORE_MSG_PEERFILE_MAX, 0)
+};
+static const struct btcore_msg_field_spec f_id[] = { ID(REQUIRED) };
+#define CIRCUIT(p)	F(CIRCUIT, "circuit", INT64, p, 1, INT64_MAX, 0)
+static const struct btcore_msg_field_spec f_circuit[] = {
+	CIRCUIT(REQUIRED)
+};
+static const struct btcore_msg_field_spec f_relay_incoming[] = {
+	CIRCUIT(REQUIRED), ID(REQUIRED)
+};
+static const struct btcore_msg_field_spec f_relay_data[] = {
+	CIRCUIT(REQUIRED),
+	F(VALUE, "value", BIN, REQUIRED, 1, BTCORE_MSG_RELAY_CHUNK_MAX, 0)
+};
 static const struct btcore_msg_field_spec f_error[] = {
 	F(CODE, "code", INT32, REQUIRED, INT32_MIN, INT32_MAX, 0),
 	F(TEXT, "text", STR, REQUIRED, 0, BTCORE_MSG_TEXT_MAX, 0)
@@ -130,6 +155,21 @@ static const struct btcore_msg_spec specs[] = {
 	S0(DIRECT_OPEN_REQ, "direct-open", 0),
 	S0(DIRECT_OPEN_REP, "direct-open", 1),
 	S0(DIRECT_CLOSE, "direct-close", 0),
+	S(PUBSUB, "pubsub", 0, f_pubsub),
+	S(PUBSUB_GRAFT_REQ, "pubsub-graft", 0, f_key),
+	S(PUBSUB_GRAFT_REP, "pubsub-graft", 1, f_stored_only),
+	S(PUBSUB_PRUNE, "pubsub-prune", 0, f_key),
+	S(FRIEND_HELLO_REQ, "friend-hello", 0, f_peerfile),
+	S(FRIEND_HELLO_REP, "friend-hello", 1, f_peerfile),
+	S(WHERE_IS_REQ, "where-is", 0, f_id),
+	S(WHERE_IS_REP, "where-is", 1, f_peerfile),
+	S0(RELAY_REGISTER_REQ, "relay-register", 0),
+	S(RELAY_REGISTER_REP, "relay-register", 1, f_stored_only),
+	S(RELAY_OPEN_REQ, "relay-open", 0, f_id),
+	S(RELAY_OPEN_REP, "relay-open", 1, f_circuit),
+	S(RELAY_INCOMING, "relay-incoming", 0, f_relay_incoming),
+	S(RELAY_DATA, "relay-data", 0, f_relay_data),
+	S(RELAY_CLOSE, "relay-close", 0, f_circuit),
 };
 
 #define NSPECS	(sizeof(specs) / sizeof(specs[0]))
@@ -138,7 +178,7 @@ static const struct btcore_msg_spec specs[] = {
 static const char *const field_names[BTCORE_MSG_F_COUNT] = {
 	"id", "ip", "port", "key", "value", "stored", "nodes", "limit",
 	"values", "pubkey", "code", "text", "token", "record", "scope",
-	"args", "result"
+	"args", "result", "seq", "hops", "sig", "circuit"
 };
 
 struct slot {

@@ -88,6 +88,9 @@ struct net_rpc_handler;		/* rpc.c */
 struct net_direct_handler;	/* netdirect.c */
 struct net_direct_open;		/* netdirect.c */
 struct net_cache_entry;		/* resolve.c */
+struct net_pubsub;		/* pubsub.c */
+struct net_friends;		/* friend.c */
+struct net_relay;		/* relay.c */
 
 struct btnet {
 	struct event_base *base;
@@ -146,6 +149,10 @@ struct btnet {
 	uint64_t addr_seq;		/* last address record sequence */
 	uint64_t published_ms;		/* when it was last published */
 	int publishing;
+	/* pubsub.c, friend.c, relay.c */
+	struct net_pubsub *pubsub;
+	struct net_friends *friends;
+	struct net_relay *relay;
 	/* counters, for tests and statistics */
 	struct {
 		uint64_t dropped;	/* messages that did not decode */
@@ -234,5 +241,32 @@ int btnet_publish_(struct btnet *net);
 void btnet_resolve_tick_(struct btnet *net);
 /* Fail every resolution with @p status (offline). */
 void btnet_resolve_fail_all_(struct btnet *net, int status);
+
+/* ---- pubsub.c, friend.c, relay.c ------------------------------------ */
+/* Set up after the RPC and direct modules (friend.c wraps the "rpc"
+ * handler); closed after the DHT engine is freed. */
+int btnet_pubsub_init_(struct btnet *net);
+void btnet_pubsub_close_(struct btnet *net);
+/* Counters of messages delivered, duplicates and forgeries dropped. */
+void btnet_pubsub_counts_(const struct btnet *net, uint64_t *delivered,
+    uint64_t *duplicates, uint64_t *forged);
+int btnet_friend_init_(struct btnet *net);
+void btnet_friend_close_(struct btnet *net);
+int btnet_relay_init_(struct btnet *net);
+void btnet_relay_close_(struct btnet *net);
+/* A relayed route's local address for @p id (friend.c's resolution
+ * hook asks it first).  BT_OK or BT_ENOTFOUND. */
+int btnet_relay_route_addr_(struct btnet *net, const struct bt_id *id,
+    struct btnet_dht_addr *out);
+/* The relays that accepted our registration: up to @p max; how many. */
+size_t btnet_relay_registered_(struct btnet *net, struct bt_id *out,
+    size_t max);
+/* Tests: see every chunk a relay forwards (NULL: stop). */
+void btnet_relay_tap_(struct btnet *net,
+    void (*fn)(void *arg, const uint8_t *data, size_t len), void *arg);
+/* Counters of where-is requests sent, newer files found by them, and
+ * requests refused by the friends' policy. */
+void btnet_friend_counts_(const struct btnet *net, uint64_t *asked,
+    uint64_t *found, uint64_t *refused);
 
 #endif /* BTNET_NET_INTERNAL_H */

@@ -23,6 +23,7 @@
 #include <bt/hash.h>
 #include <bt/msg.h>
 #include <bt/net.h>
+#include <bt/scope.h>
 #include <bt/neterror.h>
 #include <bt/noise.h>
 
@@ -172,19 +173,7 @@ addr_loopback(const struct btnet_dht_addr *a)
 int
 btnet_scope_ok_(const char *scope, size_t len)
 {
-	size_t i;
-	char ch;
-
-	if (scope == NULL || len == 0 || len > BTNET_SCOPE_MAX)
-		return 0;
-	for (i = 0; i < len; i++) {
-		ch = scope[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
-		    ch == '-' || ch == '/'))
-			return 0;
-	}
-	return 1;
+	return btcore_scope_valid(scope, len);
 }
 
 /* ---- peers ------------------------------------------------------------ */
@@ -1171,7 +1160,10 @@ btnet_open(struct btnet **out, struct event_base *base,
 	    != BT_OK ||
 	    (rc = btnet_resolve_init_(net)) != BT_OK ||
 	    (rc = btnet_rpc_init_(net)) != BT_OK ||
-	    (rc = btnet_direct_init_(net)) != BT_OK)
+	    (rc = btnet_direct_init_(net)) != BT_OK ||
+	    (rc = btnet_pubsub_init_(net)) != BT_OK ||
+	    (rc = btnet_relay_init_(net)) != BT_OK ||
+	    (rc = btnet_friend_init_(net)) != BT_OK)
 		goto out;
 	if (evtimer_add(net->house, &tv) != 0) {
 		rc = BT_ENOMEM;
@@ -1204,6 +1196,9 @@ btnet_close(struct btnet *net)
 	/* the engine's callbacks (resolutions) run with BT_ECLOSED */
 	btnet_dht_free(net->dht);
 	net->dht = NULL;
+	btnet_friend_close_(net);
+	btnet_relay_close_(net);
+	btnet_pubsub_close_(net);
 	btnet_resolve_close_(net);
 	for (i = 0; i < net->nep; i++) {
 		btnet_endpoint_close(net->ep[i]);

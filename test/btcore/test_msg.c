@@ -237,7 +237,7 @@ START_TEST(schema_table)
 	const struct btcore_msg_spec *s, *t;
 	size_t i, j, k;
 
-	ck_assert_uint_eq(btcore_msg_spec_count(), BTCORE_MSG_DIRECT_CLOSE);
+	ck_assert_uint_eq(btcore_msg_spec_count(), BTCORE_MSG_RELAY_CLOSE);
 	ck_assert_ptr_null(btcore_msg_spec_at(btcore_msg_spec_count()));
 	ck_assert_ptr_null(btcore_msg_spec_of((enum btcore_msg_type)0));
 	ck_assert_ptr_null(btcore_msg_spec_of((enum btcore_msg_type)99));
@@ -273,6 +273,20 @@ START_TEST(schema_table)
 	    "direct-open");
 	ck_assert_int_eq(btcore_msg_spec_of(BTCORE_MSG_DIRECT_CLOSE)->reply,
 	    0);
+	/* pubsub, friends and relaying */
+	ck_assert_str_eq(btcore_msg_spec_of(BTCORE_MSG_PUBSUB)->op, "pubsub");
+	ck_assert_uint_eq(btcore_msg_spec_of(BTCORE_MSG_PUBSUB)->nfields, 7);
+	ck_assert_str_eq(btcore_msg_spec_of(BTCORE_MSG_PUBSUB_GRAFT_REP)->op,
+	    "pubsub-graft");
+	ck_assert_str_eq(btcore_msg_spec_of(BTCORE_MSG_WHERE_IS_REP)->op,
+	    "where-is");
+	ck_assert_int_eq(btcore_msg_spec_of(BTCORE_MSG_WHERE_IS_REP)->reply,
+	    1);
+	ck_assert_str_eq(btcore_msg_spec_of(BTCORE_MSG_FRIEND_HELLO_REQ)->op,
+	    "friend-hello");
+	ck_assert_str_eq(btcore_msg_spec_of(BTCORE_MSG_RELAY_DATA)->op,
+	    "relay-data");
+	ck_assert_int_eq(btcore_msg_spec_of(BTCORE_MSG_RELAY_CLOSE)->reply, 0);
 }
 END_TEST
 
@@ -933,6 +947,70 @@ END_TEST
 
 Suite *suite_msg(void);
 
+/* The bounds of the pubsub, friend and relay fields. */
+START_TEST(social_bounds)
+{
+	struct btcore_msg *m = NULL, *back = NULL;
+	uint8_t big[BTCORE_MSG_PEERFILE_MAX + 1], sig[65], id[32];
+	uint8_t *enc;
+	size_t len;
+
+	memset(big, 7, sizeof(big));
+	memset(sig, 1, sizeof(sig));
+	memset(id, 2, sizeof(id));
+	ck_assert_int_eq(btcore_msg_new(&m, BTCORE_MSG_PUBSUB, 1), BT_OK);
+	ck_assert_int_eq(btcore_msg_set_int64(m, BTCORE_MSG_F_HOPS, 256),
+	    BT_ERANGE);
+	ck_assert_int_eq(btcore_msg_set_int64(m, BTCORE_MSG_F_HOPS, -1),
+	    BT_ERANGE);
+	ck_assert_int_eq(btcore_msg_set_int64(m, BTCORE_MSG_F_SEQ, -1),
+	    BT_ERANGE);
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_SIG, sig, 63),
+	    BT_ERANGE);
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_SIG, sig, 65),
+	    BT_ERANGE);
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_KEY, id, 32),
+	    BT_OK);
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_ID, id, 32), BT_OK);
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_PUBKEY, id, 32),
+	    BT_OK);
+	ck_assert_int_eq(btcore_msg_set_int64(m, BTCORE_MSG_F_SEQ, 5), BT_OK);
+	ck_assert_int_eq(btcore_msg_set_int64(m, BTCORE_MSG_F_HOPS, 255),
+	    BT_OK);
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_VALUE, NULL, 0),
+	    BT_OK);
+	/* the signature is still missing */
+	ck_assert_int_eq(btcore_msg_encode(m, &enc, &len), BT_EINVAL);
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_SIG, sig, 64),
+	    BT_OK);
+	ck_assert_int_eq(btcore_msg_encode(m, &enc, &len), BT_OK);
+	ck_assert_int_eq(btcore_msg_decode(&back, enc, len), BT_OK);
+	ck_assert_int_eq(btcore_msg_type(back), BTCORE_MSG_PUBSUB);
+	btcore_msg_bytes_free(enc);
+	btcore_msg_free(back);
+	btcore_msg_free(m);
+
+	ck_assert_int_eq(btcore_msg_new(&m, BTCORE_MSG_FRIEND_HELLO_REQ, 1),
+	    BT_OK);
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_VALUE, big,
+	    sizeof(big)), BT_ERANGE);
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_VALUE, big, 0),
+	    BT_ERANGE);
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_VALUE, big,
+	    sizeof(big) - 1), BT_OK);
+	btcore_msg_free(m);
+
+	ck_assert_int_eq(btcore_msg_new(&m, BTCORE_MSG_RELAY_DATA, 1), BT_OK);
+	ck_assert_int_eq(btcore_msg_set_int64(m, BTCORE_MSG_F_CIRCUIT, 0),
+	    BT_ERANGE);
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_VALUE, big, 0),
+	    BT_ERANGE);
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_ID, id, 32),
+	    BT_EINVAL);
+	btcore_msg_free(m);
+}
+END_TEST
+
 Suite *
 suite_msg(void)
 {
@@ -946,6 +1024,7 @@ suite_msg(void)
 	tcase_add_test(tc, hostile_documents);
 	tcase_add_test(tc, encoder_checks);
 	tcase_add_test(tc, documents);
+	tcase_add_test(tc, social_bounds);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -97,6 +97,38 @@
  *   direct-open, reply:   (none)            accepted
  *   direct-close, request: (none)           end it, never answered
  *
+ * Pubsub, friends and relaying (bt/pubsub.h, bt/friend.h, bt/relay.h):
+ *
+ *   pubsub, request: key bin(32) req        the channel id
+ *                   id bin(32) req          the message id
+ *                   pubkey bin(32) req      the sender's Ed25519 key
+ *                   seq int64 0..2^63-1 req the sender's sequence number
+ *                   hops int32 0..255 req   hops travelled so far
+ *                   value bin(0..1 MiB) req the payload
+ *                   sig bin(64) req         the sender's signature
+ *                   one published message, never answered
+ *   pubsub-graft, request: key bin(32) req  join the sender's mesh of
+ *                   this channel
+ *   pubsub-graft, reply: stored bool req    accepted or not
+ *   pubsub-prune, request: key bin(32) req  leave it, never answered
+ *   friend-hello, request: value bin(1..BTCORE_MSG_PEERFILE_MAX) req
+ *                   the sender's signed peer file
+ *   friend-hello, reply: value bin(1..BTCORE_MSG_PEERFILE_MAX) req
+ *                   the replier's signed peer file
+ *   where-is, request: id bin(32) req       the node sought
+ *   where-is, reply: value bin(1..BTCORE_MSG_PEERFILE_MAX) req  its
+ *                   latest signed peer file known to the replier
+ *   relay-register, request: (none)         relay for me
+ *   relay-register, reply: stored bool req  accepted or not
+ *   relay-open, request: id bin(32) req     a circuit to this node
+ *   relay-open, reply: circuit int64 1..2^63-1 req  the circuit's number
+ *   relay-incoming, request: circuit int64 req; id bin(32) req  a
+ *                   circuit from node id opens, never answered
+ *   relay-data, request: circuit int64 req; value bin(1..65536) req
+ *                   opaque bytes of a circuit, never answered
+ *   relay-close, request: circuit int64 req  the circuit ends, never
+ *                   answered
+ *
  * A write token is an opaque proof, handed out by a node in its peers,
  * ref and namespace-ref replies, that the requester was seen at its
  * address recently; set, bag-add and namespace-set must carry one.
@@ -125,6 +157,10 @@ extern "C" {
 #define BTCORE_MSG_TEXT_MAX	1024
 /** Longest scope of an rpc or direct message in bytes. */
 #define BTCORE_MSG_SCOPE_MAX	64
+/** Longest peer file in a friend-hello or where-is message. */
+#define BTCORE_MSG_PEERFILE_MAX	4096
+/** Longest chunk of a relay-data message. */
+#define BTCORE_MSG_RELAY_CHUNK_MAX	65536
 /** Longest write token in bytes. */
 #define BTCORE_MSG_TOKEN_MAX	32
 /**
@@ -164,7 +200,22 @@ enum btcore_msg_type {
 	BTCORE_MSG_DIRECT,		/* "direct", request, no reply */
 	BTCORE_MSG_DIRECT_OPEN_REQ,	/* "direct-open" */
 	BTCORE_MSG_DIRECT_OPEN_REP,
-	BTCORE_MSG_DIRECT_CLOSE		/* "direct-close", request, no reply */
+	BTCORE_MSG_DIRECT_CLOSE,	/* "direct-close", request, no reply */
+	BTCORE_MSG_PUBSUB,		/* "pubsub", request, no reply */
+	BTCORE_MSG_PUBSUB_GRAFT_REQ,	/* "pubsub-graft" */
+	BTCORE_MSG_PUBSUB_GRAFT_REP,
+	BTCORE_MSG_PUBSUB_PRUNE,	/* "pubsub-prune", request, no reply */
+	BTCORE_MSG_FRIEND_HELLO_REQ,	/* "friend-hello" */
+	BTCORE_MSG_FRIEND_HELLO_REP,
+	BTCORE_MSG_WHERE_IS_REQ,	/* "where-is" */
+	BTCORE_MSG_WHERE_IS_REP,
+	BTCORE_MSG_RELAY_REGISTER_REQ,	/* "relay-register" */
+	BTCORE_MSG_RELAY_REGISTER_REP,
+	BTCORE_MSG_RELAY_OPEN_REQ,	/* "relay-open" */
+	BTCORE_MSG_RELAY_OPEN_REP,
+	BTCORE_MSG_RELAY_INCOMING,	/* "relay-incoming", request, no reply */
+	BTCORE_MSG_RELAY_DATA,		/* "relay-data", request, no reply */
+	BTCORE_MSG_RELAY_CLOSE		/* "relay-close", request, no reply */
 };
 
 /** Fields, named on the wire by the string in the comment. */
@@ -186,6 +237,10 @@ enum btcore_msg_field {
 	BTCORE_MSG_F_SCOPE,		/* "scope" */
 	BTCORE_MSG_F_ARGS,		/* "args" */
 	BTCORE_MSG_F_RESULT,		/* "result" */
+	BTCORE_MSG_F_SEQ,		/* "seq" */
+	BTCORE_MSG_F_HOPS,		/* "hops" */
+	BTCORE_MSG_F_SIG,		/* "sig" */
+	BTCORE_MSG_F_CIRCUIT,		/* "circuit" */
 	BTCORE_MSG_F_COUNT		/* number of fields, not a field */
 };
 

@@ -48,6 +48,7 @@
 #include <bt/dht.h>
 #include <bt/dhtstore.h>
 #include <bt/neterror.h>
+#include <bt/scope.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -68,8 +69,8 @@ struct btnet_rpc_req;
 #define BTNET_BOOTSTRAP_MAX	64
 /** Most addresses in an address record. */
 #define BTNET_ADDRS_MAX		8
-/** Longest scope: 1..64 bytes of [A-Za-z0-9._/-]. */
-#define BTNET_SCOPE_MAX		64
+/** Longest scope; the rule for scope names is in <bt/scope.h>. */
+#define BTNET_SCOPE_MAX		BTCORE_SCOPE_MAX
 /** The record key of address records. */
 #define BTNET_ADDR_RECORD_KEY	"addr"
 
