@@ -255,7 +255,9 @@ $(B)/bin/$(notdir $(basename $(1))): $(1) $$($(2)_A) $$(foreach d,$$($(2)_DEPS),
 	@mkdir -p $$(@D)
 	$(E) '  CC   $$@'
 	$(Q)$$(CC) $$(BT_CPPFLAGS) $(INC_ALL) $$($(2)_ALLCFLAGS) $$(BT_CFLAGS) $$(CFLAGS) \
-	    -o $$@ $(1) $$($(2)_STATIC)
+	    -MMD -MP -MF $$@.d -o $$@ $(1) $$($(2)_STATIC)
+
+-include $(B)/bin/$(notdir $(basename $(1))).d
 endef
 PROG_SRCS := $(sort $(wildcard examples/*.c tools/*.c))
 prog_lib   = $(shell sed -n 's,.*bt-link: *\([a-z]*\).*,\1,p' $(1) | head -1)
@@ -374,13 +376,18 @@ deps:
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	@FILE="$(FILE)" tools/run.sh $(B)
+	@tools/run.sh $(B)
+
+# libbtcore alone at work on a file: make demo FILE=/path/to/file
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@$(B)/bin/btcore-demo $(FILE)
 
 clean:
 	rm -rf $(B)
 
 .PHONY: all clean install uninstall install-man uninstall-man check check-all \
 	check-unit check-shared check-fuzz check-exports check-install check-asan \
-	fuzz bench deps run man-lint examples tools programs install-programs uninstall-programs FORCE $(LIBS) \
+	fuzz bench deps run demo man-lint examples tools programs install-programs uninstall-programs FORCE $(LIBS) \
 	$(foreach t,install uninstall check-exports check-unit check-shared \
 	    check-fuzz fuzz-build fuzz-run bench,$(LIBS:%=$(t)-%))

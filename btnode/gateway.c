@@ -1,0 +1,1398 @@
+/*
+ * gateway.c - the HTTP gateway of btnode on libevent's evhttp: static
+ * content from blocktree paths, requests forwarded to the programs that
+ * registered routes with the API server (see gateway.h).
+ *
+ * Request bodies: evhttp (libevent 2.1) reads a request's body before
+ * it hands the request over, refusing with 413 as soon as the declared
+ * or received length passes max_body_bytes, so an oversized body is
+ * never held; a body within the limit is then forwarded to the program
+ * in pieces, paced by the program's queue (on_writable).  Response
+ * bodies stream through: each piece a program sends goes out as it
+ * comes (chunked when the program gives no Content-Length); static
+ * files are read piece by piece as the client takes them.
+ *
+ * Header limit: evhttp (libevent 2.1) refuses a header block over
+ * max_header_bytes itself and answers 400, not 431: it offers no hook
+ * to choose that status.  Headers that pass evhttp but not the program
+ * protocol (more than BTAPI_HTTP_HEADERS_MAX, or too long for it) are
+ * answered 431 here.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include <bt/api.h>
+#include <bt/apiserver.h>
+#include <bt/dir.h>
+#include <bt/error.h>
+#include <bt/file.h>
+#include <bt/id.h>
+#include <bt/ns.h>
+
+#include "gateway.h"
+
+#define PIECE		(64 * 1024)	/* static read / body piece */
+#define SMALL_FILE	(256 * 1024)	/* sent in one reply */
+#define STATIC_MAX	256		/* static routes */
+
+struct ptx;
+struct stx;
+
+struct btnode_gateway {
+	struct event_base *base;
+	struct evhttp *http;
+	struct evhttp_bound_socket *sock;
+	struct btapi_server *srv;
+	struct btstore *store;
+	struct btnode_gateway_config cfg;	/* statics: ours below */
+	struct btnode_gateway_static *statics;
+	size_t n_statics;
+	char *listen;
+	int port;
+	struct ptx *ptxs;		/* forwarded requests in progress */
+	struct stx *stxs;		/* static transfers in progress */
+};
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static const char *const DAYS[] = { "Sun", "Mon", "Tue", "Wed", "Thu",
+	"Fri", "Sat" };
+static const char *const MONTHS[] = { "Jan", "Feb", "Mar", "Apr", "May",
+	"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+
+/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
+static int64_t
+days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void
+http_date(int64_t secs, char *buf, size_t cap)
+{
+	time_t t = (time_t)secs;
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL) {
+		snprintf(buf, cap, "Thu, 01 Jan 1970 00:00:00 GMT");
+		return;
+	}
+	snprintf(buf, cap, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+	    DAYS[tm.tm_wday % 7], tm.tm_mday, MONTHS[tm.tm_mon % 12],
+	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static int
+parse_uint(const char **pp, size_t maxdig, uint64_t *out)
+{
+	const char *p = *pp;
+	uint64_t v = 0;
+	size_t n = 0;
+
+	while (*p >= '0' && *p <= '9' && n < maxdig) {
+		v = v * 10 + (uint64_t)(*p - '0');
+		p++;
+		n++;
+	}
+	if (n == 0 || (*p >= '0' && *p <= '9'))
+		return -1;
+	*pp = p;
+	*out = v;
+	return 0;
+}
+
+/* IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") to seconds; -1 if not. */
+static int64_t
+parse_http_date(const char *s)
+{
+	uint64_t day, year, hh, mm, ss;
+	unsigned mon;
+	const char *p = s;
+
+	if (strlen(s) != 29 || s[3] != ',' || s[4] != ' ')
+		return -1;
+	p = s + 5;
+	if (parse_uint(&p, 2, &day) != 0 || *p++ != ' ')
+		return -1;
+	for (mon = 0; mon < 12; mon++)
+		if (strncmp(p, MONTHS[mon], 3) == 0)
+			break;
+	if (mon == 12 || p[3] != ' ')
+		return -1;
+	p += 4;
+	if (parse_uint(&p, 4, &year) != 0 || *p++ != ' ' ||
+	    parse_uint(&p, 2, &hh) != 0 || *p++ != ':' ||
+	    parse_uint(&p, 2, &mm) != 0 || *p++ != ':' ||
+	    parse_uint(&p, 2, &ss) != 0 || strcmp(p, " GMT") != 0)
+		return -1;
+	if (day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60)
+		return -1;
+	return days_from_civil((int64_t)year, mon + 1, (unsigned)day) * 86400 +
+	    (int64_t)(hh * 3600 + mm * 60 + ss);
+}
+
+static const struct {
+	const char *ext;
+	const char *type;
+} MIME[] = {
+	{ "html", "text/html; charset=utf-8" },
+	{ "htm", "text/html; charset=utf-8" },
+	{ "css", "text/css; charset=utf-8" },
+	{ "js", "text/javascript; charset=utf-8" },
+	{ "mjs", "text/javascript; charset=utf-8" },
+	{ "json", "application/json" },
+	{ "map", "application/json" },
+	{ "xml", "application/xml" },
+	{ "txt", "text/plain; charset=utf-8" },
+	{ "md", "text/markdown; charset=utf-8" },
+	{ "csv", "text/csv; charset=utf-8" },
+	{ "png", "image/png" },
+	{ "jpg", "image/jpeg" },
+	{ "jpeg", "image/jpeg" },
+	{ "gif", "image/gif" },
+	{ "webp", "image/webp" },
+	{ "avif", "image/avif" },
+	{ "svg", "image/svg+xml" },
+	{ "ico", "image/vnd.microsoft.icon" },
+	{ "wasm", "application/wasm" },
+	{ "mp4", "video/mp4" },
+	{ "m4v", "video/mp4" },
+	{ "webm", "video/webm" },
+	{ "ogv", "video/ogg" },
+	{ "mp3", "audio/mpeg" },
+	{ "ogg", "audio/ogg" },
+	{ "oga", "audio/ogg" },
+	{ "wav", "audio/wav" },
+	{ "flac", "audio/flac" },
+	{ "m3u8", "application/vnd.apple.mpegurl" },
+	{ "ts", "video/mp2t" },
+	{ "pdf", "application/pdf" },
+	{ "zip", "application/zip" },
+	{ "gz", "application/gzip" },
+	{ "tar", "application/x-tar" },
+	{ "woff", "font/woff" },
+	{ "woff2", "font/woff2" },
+	{ "ttf", "font/ttf" },
+	{ "otf", "font/otf" },
+};
+
+static const char *
+mime_type(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *dot = strrchr(path, '.');
+	size_t i;
+
+	if (dot == NULL || (slash != NULL && dot < slash))
+		return "application/octet-stream";
+	dot++;
+	for (i = 0; i < sizeof(MIME) / sizeof(MIME[0]); i++)
+		if (strcasecmp(dot, MIME[i].ext) == 0)
+			return MIME[i].type;
+	return "application/octet-stream";
+}
+
+static void
+lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+/* Does @p prefix ("/" or "/a/b") cover @p path by whole components? */
+static int
+covers(const char *prefix, const char *path)
+{
+	size_t n = strlen(prefix);
+
+	if (n == 1 && prefix[0] == '/')
+		return path[0] == '/';
+	if (strncmp(prefix, path, n) != 0)
+		return 0;
+	return path[n] == '\0' || path[n] == '/';
+}
+
+/* ---- configuration ------------------------------------------------------- */
+
+void
+btnode_gateway_config_init(struct btnode_gateway_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->listen = "127.0.0.1:8080";
+	cfg->max_header_bytes = 16384;
+	cfg->max_body_bytes = 64u << 20;
+	cfg->timeout_s = 30;
+}
+
+static int
+valid_prefix(const char *p)
+{
+	const char *c;
+
+	if (p[0] != '/')
+		return 0;
+	if (p[1] == '\0')
+		return 1;
+	for (c = p + 1; *c != '\0'; c++) {
+		if ((unsigned char)*c <= ' ' || *c == 0x7f || *c == '\\')
+			return 0;
+		if (*c == '/' && (c[1] == '/' || c[1] == '\0'))
+			return 0;
+	}
+	return strstr(p, "/../") == NULL && strstr(p, "/./") == NULL &&
+	    strcmp(p + strlen(p) - (strlen(p) >= 3 ? 3 : 0), "/..") != 0 &&
+	    strcmp(p + strlen(p) - (strlen(p) >= 2 ? 2 : 0), "/.") != 0;
+}
+
+static int
+is_hex64(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n != 64)
+		return 0;
+	for (i = 0; i < 64; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+int
+btnode_gateway_parse_static(struct btnode_gateway_static *out,
+    const char *text, const char *home, const char **err)
+{
+	const char *eq, *slash, *t, *tend, *first_end;
+	const char *why = NULL;
+	char tmp[BTNODE_GATEWAY_PATH_MAX];
+	size_t hl, pl, tl;
+	int rc = BT_EINVAL;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (out == NULL || text == NULL)
+		goto out;
+	rc = BT_EFORMAT;
+	while (*text == ' ' || *text == '\t')
+		text++;
+	if ((eq = strchr(text, '=')) == NULL) {
+		why = "expected [host]/prefix=/namespace/path";
+		goto out;
+	}
+	slash = memchr(text, '/', (size_t)(eq - text));
+	if (slash == NULL) {
+		why = "the path prefix must start with /";
+		goto out;
+	}
+	hl = (size_t)(slash - text);
+	pl = (size_t)(eq - slash);
+	rc = BT_ERANGE;
+	if (hl >= sizeof(out->host) || pl >= sizeof(out->prefix)) {
+		why = "host or prefix too long";
+		goto out;
+	}
+	memcpy(out->host, text, hl);
+	memcpy(out->prefix, slash, pl);
+	/* "/docs/" means "/docs" */
+	while (pl > 1 && out->prefix[pl - 1] == '/')
+		out->prefix[--pl] = '\0';
+	lower(out->host);
+	t = eq + 1;
+	tend = t + strlen(t);
+	while (tend > t && (tend[-1] == ' ' || tend[-1] == '\t' ||
+	    tend[-1] == '\n' || tend[-1] == '\r'))
+		tend--;
+	if ((size_t)(tend - t) > 8 && memcmp(tend - 8, " listing", 8) == 0) {
+		out->listing = 1;
+		tend -= 8;
+		while (tend > t && (tend[-1] == ' ' || tend[-1] == '\t'))
+			tend--;
+	}
+	tl = (size_t)(tend - t);
+	rc = BT_EFORMAT;
+	if (tl == 0 || t[0] != '/') {
+		why = "the target must be a blocktree path /<namespace>/...";
+		goto out;
+	}
+	rc = BT_ERANGE;
+	if (tl >= sizeof(tmp)) {
+		why = "target too long";
+		goto out;
+	}
+	memcpy(tmp, t, tl);
+	tmp[tl] = '\0';
+	while (tl > 1 && tmp[tl - 1] == '/')
+		tmp[--tl] = '\0';
+	first_end = strchr(tmp + 1, '/');
+	if (first_end == NULL)
+		first_end = tmp + tl;
+	rc = BT_EFORMAT;
+	if (!is_hex64(tmp + 1, (size_t)(first_end - tmp - 1))) {
+		if (home == NULL || !is_hex64(home[0] == '/' ? home + 1 : home,
+		    strlen(home[0] == '/' ? home + 1 : home))) {
+			why = "the target must start with a 64-hex namespace";
+			goto out;
+		}
+		if (home[0] == '/')
+			home++;
+		rc = BT_ERANGE;
+		if (65 + tl >= sizeof(out->target)) {
+			why = "target too long";
+			goto out;
+		}
+		out->target[0] = '/';
+		memcpy(out->target + 1, home, 64);
+		if (strcmp(tmp, "/") == 0)
+			out->target[65] = '\0';
+		else
+			memcpy(out->target + 65, tmp, tl + 1);
+	} else {
+		memcpy(out->target, tmp, tl + 1);
+	}
+	rc = BT_EFORMAT;
+	for (t = out->host; *t != '\0'; t++)
+		if (!(isalnum((unsigned char)*t) || *t == '-' || *t == '.')) {
+			why = "bad character in the host";
+			goto out;
+		}
+	if (!valid_prefix(out->prefix) || !valid_prefix(out->target)) {
+		why = "bad path: empty, . or .. components";
+		goto out;
+	}
+	rc = BT_OK;
+out:
+	if (rc != BT_OK && out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (err != NULL)
+		*err = why;
+	return rc;
+}
+
+/* ---- replies --------------------------------------------------------------- */
+
+static void
+reply_text(struct evhttp_request *req, int status, const char *reason,
+    const char *text)
+{
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+	struct evbuffer *b = evbuffer_new();
+
+	evhttp_remove_header(oh, "Content-Type");
+	evhttp_add_header(oh, "Content-Type", "text/plain; charset=utf-8");
+	if (status >= 500 || status == 400 || status == 413 || status == 431)
+		evhttp_add_header(oh, "Connection", "close");
+	if (b != NULL)
+		evbuffer_add_printf(b, "%d %s\n", status,
+		    text != NULL ? text : reason);
+	evhttp_send_reply(req, status, reason, b);
+	if (b != NULL)
+		evbuffer_free(b);
+}
+
+/* Take the request path (percent-decoded) into @p out: '/'-separated,
+   without empty, "." or ".." components, no NUL or control bytes; a
+   trailing '/' is reported in *slash.  0 on success. */
+static int
+clean_path(const char *raw, char *out, size_t cap, int *slash)
+{
+	char *dec;
+	size_t dl, o = 0, i, start;
+	int rc = -1;
+
+	if (raw == NULL || raw[0] != '/')
+		return -1;
+	if ((dec = evhttp_uridecode(raw, 0, &dl)) == NULL)
+		return -1;
+	if (strlen(dec) != dl)
+		goto out;		/* %00 */
+	*slash = dl > 1 && dec[dl - 1] == '/';
+	out[o++] = '/';
+	i = 0;
+	while (i < dl) {
+		while (i < dl && dec[i] == '/')
+			i++;
+		start = i;
+		while (i < dl && dec[i] != '/') {
+			if ((unsigned char)dec[i] < 0x20 || dec[i] == 0x7f ||
+			    dec[i] == '\\')
+				goto out;
+			i++;
+		}
+		if (i == start)
+			break;
+		if ((i - start == 1 && dec[start] == '.') ||
+		    (i - start == 2 && dec[start] == '.' && dec[start + 1] == '.'))
+			goto out;
+		if (o > 1) {
+			if (o + 1 >= cap)
+				goto out;
+			out[o++] = '/';
+		}
+		if (o + (i - start) >= cap)
+			goto out;
+		memcpy(out + o, dec + start, i - start);
+		o += i - start;
+	}
+	out[o] = '\0';
+	rc = 0;
+out:
+	free(dec);
+	return rc;
+}
+
+/* ---- static content ------------------------------------------------------- */
+
+struct stx {
+	struct btnode_gateway *gw;
+	struct evhttp_request *req;
+	struct evhttp_connection *evcon;
+	struct btstore_file_reader *r;
+	uint64_t left;
+	struct stx *next, **pprev;
+};
+
+static void
+stx_free(struct stx *t)
+{
+	if (t == NULL)
+		return;
+	if (t->pprev != NULL) {
+		*t->pprev = t->next;
+		if (t->next != NULL)
+			t->next->pprev = t->pprev;
+	}
+	if (t->evcon != NULL)
+		evhttp_connection_set_closecb(t->evcon, NULL, NULL);
+	btstore_file_reader_close(t->r);
+	free(t);
+}
+
+static void
+stx_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct stx *t = arg;
+
+	(void)evcon;
+	t->evcon = NULL;	/* the connection is going: no reply_end */
+	stx_free(t);
+}
+
+static void stx_more(struct evhttp_connection *evcon, void *arg);
+
+/* Send the next piece; at the end finish the reply and free @p t. */
+static void
+stx_pump(struct stx *t)
+{
+	struct evbuffer *b;
+	struct evbuffer_iovec v;
+	size_t want, n = 0;
+
+	if (t->left == 0) {
+		evhttp_send_reply_end(t->req);
+		stx_free(t);
+		return;
+	}
+	want = t->left > PIECE ? PIECE : (size_t)t->left;
+	if ((b = evbuffer_new()) == NULL ||
+	    evbuffer_reserve_space(b, (ev_ssize_t)want, &v, 1) < 1 ||
+	    btstore_file_reader_read(t->r, v.iov_base, want, &n) != BT_OK ||
+	    n == 0) {
+		/* the file cannot be read to its end: drop the connection,
+		   the client sees a short body */
+		if (b != NULL)
+			evbuffer_free(b);
+		if (t->evcon != NULL) {
+			struct evhttp_connection *c = t->evcon;
+
+			stx_free(t);
+			evhttp_connection_free(c);
+		} else {
+			stx_free(t);
+		}
+		return;
+	}
+	v.iov_len = n;
+	evbuffer_commit_space(b, &v, 1);
+	t->left -= n;
+	evhttp_send_reply_chunk_with_cb(t->req, b, stx_more, t);
+	evbuffer_free(b);
+}
+
+static void
+stx_more(struct evhttp_connection *evcon, void *arg)
+{
+	(void)evcon;
+	stx_pump(arg);
+}
+
+struct listing {
+	struct evbuffer *b;
+	const char *base;
+};
+
+static void
+html_escape(struct evbuffer *b, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		switch (s[i]) {
+		case '<': evbuffer_add(b, "&lt;", 4); break;
+		case '>': evbuffer_add(b, "&gt;", 4); break;
+		case '&': evbuffer_add(b, "&amp;", 5); break;
+		case '"': evbuffer_add(b, "&quot;", 6); break;
+		default: evbuffer_add(b, s + i, 1); break;
+		}
+	}
+}
+
+static int
+list_one(void *arg, const struct btcore_dir_entry *e)
+{
+	struct listing *l = arg;
+	char *enc;
+	int dir = e->kind == BTCORE_DIR_DIR;
+
+	if ((enc = evhttp_uriencode(e->name, (ev_ssize_t)e->name_len, 0)) ==
+	    NULL)
+		return 1;
+	evbuffer_add_printf(l->b, "<li><a href=\"%s%s\">", enc, dir ? "/" : "");
+	html_escape(l->b, e->name, e->name_len);
+	evbuffer_add_printf(l->b, "%s</a></li>\n", dir ? "/" : "");
+	free(enc);
+	return 0;
+}
+
+static int
+etag_match(const char *hdr, const char *etag)
+{
+	const char *p = hdr;
+	size_t el = strlen(etag);
+
+	while (*p != '\0') {
+		while (*p == ' ' || *p == ',' || *p == '\t')
+			p++;
+		if (*p == '*')
+			return 1;
+		if (p[0] == 'W' && p[1] == '/')
+			p += 2;
+		if (strncmp(p, etag, el) == 0 && (p[el] == '\0' ||
+		    p[el] == ',' || p[el] == ' ' || p[el] == '\t'))
+			return 1;
+		while (*p != '\0' && *p != ',')
+			p++;
+	}
+	return 0;
+}
+
+/* Parse a single "bytes=" range against @p size.  0: no (usable)
+   range, serve everything; 1: [*from, *to]; -1: unsatisfiable. */
+static int
+parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *to)
+{
+	const char *p;
+	uint64_t a, b;
+
+	if (strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL)
+		return 0;
+	p = h + 6;
+	while (*p == ' ')
+		p++;
+	if (*p == '-') {
+		p++;
+		if (parse_uint(&p, 19, &b) != 0 || *p != '\0')
+			return 0;
+		if (b == 0 || size == 0)
+			return -1;
+		*from = b >= size ? 0 : size - b;
+		*to = size - 1;
+		return 1;
+	}
+	if (parse_uint(&p, 19, &a) != 0 || *p++ != '-')
+		return 0;
+	if (*p == '\0') {
+		b = UINT64_MAX;
+	} else if (parse_uint(&p, 19, &b) != 0 || *p != '\0' || b < a) {
+		return 0;
+	}
+	if (a >= size)
+		return -1;
+	*from = a;
+	*to = b >= size ? size - 1 : b;
+	return 1;
+}
+
+static void
+serve_static(struct btnode_gateway *gw, struct evhttp_request *req,
+    const struct btnode_gateway_static *rt, const char *path, int slash)
+{
+	struct evkeyvalq *ih = evhttp_request_get_input_headers(req);
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	struct btcore_dir_entry e;
+	struct btstore_file_reader *r = NULL;
+	struct evbuffer *b = NULL;
+	struct stx *t;
+	char bpath[2 * BTNODE_GATEWAY_PATH_MAX + 16], hex[65], etag[70];
+	char date[40], num[64];
+	const char *rest, *h;
+	uint64_t from = 0, to = 0, len;
+	size_t tl, n;
+	int rc, rg, status;
+
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(oh, "Allow", "GET, HEAD");
+		reply_text(req, 405, "Method Not Allowed", NULL);
+		return;
+	}
+	rest = path + (strcmp(rt->prefix, "/") == 0 ? 0 : strlen(rt->prefix));
+	tl = strlen(rt->target);
+	if (tl + strlen(rest) + 12 >= sizeof(bpath)) {
+		reply_text(req, 414, "URI Too Long", NULL);
+		return;
+	}
+	snprintf(bpath, sizeof(bpath), "%s%s", rt->target,
+	    strcmp(rest, "/") == 0 ? "" : rest);
+	rc = btstore_ns_stat(gw->store, bpath, strlen(bpath), &e);
+	if (rc == BT_OK && e.kind == BTCORE_DIR_DIR) {
+		if (!slash && strcmp(path, "/") != 0) {
+			const char *uri = evhttp_request_get_uri(req);
+			const char *q = strchr(uri, '?');
+			struct evbuffer *loc = evbuffer_new();
+
+			if (loc == NULL) {
+				reply_text(req, 500, "Internal Server Error",
+				    NULL);
+				return;
+			}
+			evbuffer_add(loc, uri, q != NULL ? (size_t)(q - uri) :
+			    strlen(uri));
+			evbuffer_add_printf(loc, "/%s", q != NULL ? q : "");
+			evbuffer_add(loc, "", 1);
+			evhttp_add_header(oh, "Location",
+			    (const char *)evbuffer_pullup(loc, -1));
+			evbuffer_free(loc);
+			reply_text(req, 301, "Moved Permanently", NULL);
+			return;
+		}
+		n = strlen(bpath);
+		snprintf(bpath + n, sizeof(bpath) - n, "/index.html");
+		rc = btstore_ns_stat(gw->store, bpath, strlen(bpath), &e);
+		if (rc == BT_ENOTFOUND && rt->listing) {
+			struct listing l;
+
+			bpath[n] = '\0';
+			if ((b = evbuffer_new()) == NULL) {
+				reply_text(req, 500, "Internal Server Error",
+				    NULL);
+				return;
+			}
+			l.b = b;
+			l.base = path;
+			evbuffer_add_printf(b, "<!DOCTYPE html>\n<html><head>"
+			    "<meta charset=\"utf-8\"><title>");
+			html_escape(b, path, strlen(path));
+			evbuffer_add_printf(b, "</title></head><body><h1>");
+			html_escape(b, path, strlen(path));
+			evbuffer_add_printf(b, "</h1><ul>\n");
+			rc = btstore_ns_list(gw->store, bpath, n, list_one,
+			    &l, NULL);
+			evbuffer_add_printf(b, "</ul></body></html>\n");
+			if (rc != BT_OK) {
+				evbuffer_free(b);
+				reply_text(req, 500, "Internal Server Error",
+				    NULL);
+				return;
+			}
+			evhttp_add_header(oh, "Content-Type",
+			    "text/html; charset=utf-8");
+			evhttp_send_reply(req, 200, "OK", b);
+			evbuffer_free(b);
+			return;
+		}
+	}
+	if (rc == BT_OK && e.kind != BTCORE_DIR_FILE)
+		rc = BT_ENOTFOUND;
+	if (rc == BT_ENOTFOUND || rc == BTSTORE_ENOTDIR ||
+	    rc == BTSTORE_EISDIR || rc == BT_EPERM || rc == BT_EFORMAT ||
+	    rc == BT_ERANGE) {
+		reply_text(req, 404, "Not Found", NULL);
+		return;
+	}
+	if (rc != BT_OK) {
+		reply_text(req, 500, "Internal Server Error",
+		    btapi_strerror(rc));
+		return;
+	}
+	snprintf(etag, sizeof(etag), "\"%s\"", btcore_id_to_hex(&e.root, hex));
+	http_date(e.mtime / 1000000000, date, sizeof(date));
+	evhttp_add_header(oh, "ETag", etag);
+	evhttp_add_header(oh, "Last-Modified", date);
+	evhttp_add_header(oh, "Accept-Ranges", "bytes");
+	evhttp_add_header(oh, "Content-Type", mime_type(bpath));
+	if ((h = evhttp_find_header(ih, "If-None-Match")) != NULL) {
+		if (etag_match(h, etag)) {
+			evhttp_send_reply(req, 304, "Not Modified", NULL);
+			return;
+		}
+	} else if ((h = evhttp_find_header(ih, "If-Modified-Since")) != NULL) {
+		int64_t ims = parse_http_date(h);
+
+		if (ims >= 0 && e.mtime / 1000000000 <= ims) {
+			evhttp_send_reply(req, 304, "Not Modified", NULL);
+			return;
+		}
+	}
+	status = 200;
+	len = e.size;
+	h = evhttp_find_header(ih, "Range");
+	if (h != NULL) {
+		const char *ir = evhttp_find_header(ih, "If-Range");
+
+		rg = ir == NULL || strcmp(ir, etag) == 0 ?
+		    parse_range(h, e.size, &from, &to) : 0;
+		if (rg < 0) {
+			snprintf(num, sizeof(num), "bytes */%" PRIu64, e.size);
+			evhttp_add_header(oh, "Content-Range", num);
+			reply_text(req, 416, "Range Not Satisfiable", NULL);
+			return;
+		}
+		if (rg > 0) {
+			status = 206;
+			len = to - from + 1;
+			snprintf(num, sizeof(num), "bytes %" PRIu64 "-%" PRIu64
+			    "/%" PRIu64, from, to, e.size);
+			evhttp_add_header(oh, "Content-Range", num);
+		}
+	}
+	snprintf(num, sizeof(num), "%" PRIu64, len);
+	evhttp_add_header(oh, "Content-Length", num);
+	if (cmd == EVHTTP_REQ_HEAD || len == 0) {
+		evhttp_send_reply(req, status, status == 206 ?
+		    "Partial Content" : "OK", NULL);
+		return;
+	}
+	/* by its root: the path was resolved (and its namespace record
+	   verified) once already by the stat above */
+	if ((rc = btstore_file_reader_open(&r, gw->store, &e.root)) !=
+	    BT_OK || (from > 0 &&
+	    (rc = btstore_file_reader_seek(r, (int64_t)from, SEEK_SET, NULL))
+	    != BT_OK)) {
+		btstore_file_reader_close(r);
+		evhttp_remove_header(oh, "Content-Length");
+		reply_text(req, rc == BT_ENOTFOUND ? 404 : 500,
+		    rc == BT_ENOTFOUND ? "Not Found" : "Internal Server Error",
+		    NULL);
+		return;
+	}
+	if (len <= SMALL_FILE) {
+		struct evbuffer_iovec v;
+
+		n = 0;
+		if ((b = evbuffer_new()) == NULL ||
+		    evbuffer_reserve_space(b, (ev_ssize_t)len, &v, 1) < 1 ||
+		    btstore_file_reader_read(r, v.iov_base, (size_t)len, &n) !=
+		    BT_OK || n != len) {
+			if (b != NULL)
+				evbuffer_free(b);
+			btstore_file_reader_close(r);
+			evhttp_remove_header(oh, "Content-Length");
+			reply_text(req, 500, "Internal Server Error", NULL);
+			return;
+		}
+		v.iov_len = n;
+		evbuffer_commit_space(b, &v, 1);
+		btstore_file_reader_close(r);
+		evhttp_send_reply(req, status, status == 206 ?
+		    "Partial Content" : "OK", b);
+		evbuffer_free(b);
+		return;
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		btstore_file_reader_close(r);
+		evhttp_remove_header(oh, "Content-Length");
+		reply_text(req, 500, "Internal Server Error", NULL);
+		return;
+	}
+	t->gw = gw;
+	t->req = req;
+	t->r = r;
+	t->left = len;
+	t->evcon = evhttp_request_get_connection(req);
+	t->next = gw->stxs;
+	if (t->next != NULL)
+		t->next->pprev = &t->next;
+	t->pprev = &gw->stxs;
+	gw->stxs = t;
+	if (t->evcon != NULL)
+		evhttp_connection_set_closecb(t->evcon, stx_closed, t);
+	evhttp_send_reply_start(req, status, status == 206 ?
+	    "Partial Content" : "OK");
+	stx_pump(t);
+}
+
+/* ---- requests forwarded to programs --------------------------------------- */
+
+struct ptx {
+	struct btnode_gateway *gw;
+	struct evhttp_request *req;
+	struct evhttp_connection *evcon;
+	struct btapi_http_req *h;	/* until on_end or cancel */
+	struct event *idle;		/* a program silent after its head */
+	int head;			/* reply started */
+	int body_done;			/* request body all sent */
+	struct ptx *next, **pprev;
+};
+
+static void
+ptx_free(struct ptx *p)
+{
+	if (p == NULL)
+		return;
+	if (p->pprev != NULL) {
+		*p->pprev = p->next;
+		if (p->next != NULL)
+			p->next->pprev = p->pprev;
+	}
+	if (p->evcon != NULL)
+		evhttp_connection_set_closecb(p->evcon, NULL, NULL);
+	if (p->idle != NULL)
+		event_free(p->idle);
+	btapi_server_http_cancel(p->h);
+	free(p);
+}
+
+/* The exchange broke after the head went out: close the connection so
+   the client sees a cut body, not a complete one. */
+static void
+ptx_abort(struct ptx *p)
+{
+	struct evhttp_connection *c = p->evcon;
+	struct evhttp_request *req = p->req;
+
+	ptx_free(p);
+	if (c != NULL)
+		evhttp_connection_free(c);
+	else
+		evhttp_send_reply_end(req);	/* frees a detached request */
+}
+
+static void
+ptx_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct ptx *p = arg;
+	struct evhttp_request *req = p->req;
+	int detached = evhttp_request_get_connection(req) == NULL;
+
+	(void)evcon;
+	p->evcon = NULL;
+	ptx_free(p);
+	if (detached)
+		evhttp_send_reply_end(req);
+}
+
+static void
+ptx_idle(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	ptx_abort(arg);
+}
+
+static void
+ptx_touch(struct ptx *p)
+{
+	struct timeval tv = { (time_t)p->gw->cfg.timeout_s, 0 };
+
+	if (p->idle != NULL)
+		evtimer_add(p->idle, &tv);
+}
+
+/* Send what is left of the request body, paced by the program. */
+static void
+ptx_send_body(struct ptx *p)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(p->req);
+	struct evbuffer_iovec v;
+	size_t len;
+	int rc;
+
+	while (!p->body_done && p->h != NULL) {
+		len = evbuffer_get_length(in);
+		if (len > PIECE)
+			len = PIECE;
+		if (len > 0 && evbuffer_peek(in, (ev_ssize_t)len, NULL, &v, 1)
+		    >= 1 && v.iov_len < len)
+			len = v.iov_len;
+		rc = btapi_server_http_body(p->h, len > 0 ? v.iov_base : NULL,
+		    len, len == evbuffer_get_length(in));
+		if (rc == BT_EAGAIN)
+			return;			/* on_writable resumes */
+		if (rc != BT_OK) {
+			p->body_done = 1;	/* the end will tell */
+			return;
+		}
+		if (len == evbuffer_get_length(in))
+			p->body_done = 1;
+		evbuffer_drain(in, len);
+	}
+}
+
+static int
+hop_by_hop(const char *name)
+{
+	static const char *const H[] = { "connection", "keep-alive",
+		"transfer-encoding", "te", "trailer", "upgrade",
+		"proxy-connection", "proxy-authenticate",
+		"proxy-authorization" };
+	size_t i;
+
+	for (i = 0; i < sizeof(H) / sizeof(H[0]); i++)
+		if (strcasecmp(name, H[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+ptx_on_head(void *arg, int status, const struct btapi_header *h, size_t n)
+{
+	struct ptx *p = arg;
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(p->req);
+	size_t i;
+
+	evhttp_remove_header(oh, "Content-Type");
+	for (i = 0; i < n; i++)
+		if (!hop_by_hop(h[i].name))
+			evhttp_add_header(oh, h[i].name, h[i].value);
+	if (status < 100 || status > 599)
+		status = 502;
+	p->head = 1;
+	evhttp_send_reply_start(p->req, status, NULL);
+	ptx_touch(p);
+}
+
+static void
+ptx_on_body(void *arg, const void *data, size_t len)
+{
+	struct ptx *p = arg;
+	struct evbuffer *b;
+
+	if ((b = evbuffer_new()) == NULL)
+		return;
+	evbuffer_add(b, data, len);
+	evhttp_send_reply_chunk(p->req, b);
+	evbuffer_free(b);
+	ptx_touch(p);
+}
+
+static void
+ptx_on_end(void *arg, int status)
+{
+	struct ptx *p = arg;
+	struct evhttp_request *req = p->req;
+
+	p->h = NULL;		/* freed by the server after this call */
+	if (status == BT_OK && p->head) {
+		ptx_free(p);
+		evhttp_send_reply_end(req);
+		return;
+	}
+	if (p->head) {
+		ptx_abort(p);
+		return;
+	}
+	ptx_free(p);
+	if (status == BT_ETIMEDOUT)
+		reply_text(req, 504, "Gateway Timeout",
+		    "the program did not answer in time");
+	else
+		reply_text(req, 502, "Bad Gateway", status == BTAPI_EGONE ?
+		    "the program went away" : "the program broke the exchange");
+}
+
+static void
+ptx_on_writable(void *arg)
+{
+	ptx_send_body(arg);
+}
+
+static const struct btapi_http_cbs PTX_CBS = {
+	ptx_on_head, ptx_on_body, ptx_on_end, ptx_on_writable
+};
+
+static const char *
+method_name(enum evhttp_cmd_type c)
+{
+	switch (c) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_HEAD: return "HEAD";
+	case EVHTTP_REQ_PUT: return "PUT";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+	case EVHTTP_REQ_TRACE: return "TRACE";
+	case EVHTTP_REQ_CONNECT: return "CONNECT";
+	case EVHTTP_REQ_PATCH: return "PATCH";
+	}
+	return NULL;
+}
+
+static void
+forward(struct btnode_gateway *gw, struct evhttp_request *req,
+    const char *host)
+{
+	struct evkeyvalq *ih = evhttp_request_get_input_headers(req);
+	struct btapi_header hs[BTAPI_HTTP_HEADERS_MAX];
+	struct evkeyval *kv;
+	struct ptx *p;
+	const char *method = method_name(evhttp_request_get_command(req));
+	char *peer = NULL;
+	ev_uint16_t port = 0;
+	size_t n = 0;
+	int rc;
+
+	if (method == NULL) {
+		reply_text(req, 501, "Not Implemented", NULL);
+		return;
+	}
+	TAILQ_FOREACH(kv, ih, next) {
+		if (hop_by_hop(kv->key))
+			continue;
+		if (n + 1 >= BTAPI_HTTP_HEADERS_MAX) {
+			reply_text(req, 431, "Request Header Fields Too Large",
+			    "too many headers");
+			return;
+		}
+		hs[n].name = kv->key;
+		hs[n].value = kv->value;
+		n++;
+	}
+	if (evhttp_request_get_connection(req) != NULL)
+		evhttp_connection_get_peer(evhttp_request_get_connection(req),
+		    &peer, &port);
+	if (peer != NULL) {
+		hs[n].name = "X-Forwarded-For";
+		hs[n].value = peer;
+		n++;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		reply_text(req, 500, "Internal Server Error", NULL);
+		return;
+	}
+	p->gw = gw;
+	p->req = req;
+	p->idle = evtimer_new(gw->base, ptx_idle, p);
+	rc = p->idle == NULL ? BT_ENOMEM : btapi_server_http_start(&p->h,
+	    gw->srv, method, host, evhttp_request_get_uri(req), hs, n,
+	    &PTX_CBS, p);
+	if (rc != BT_OK) {
+		ptx_free(p);
+		switch (rc) {
+		case BTAPI_ENOHANDLER:
+			reply_text(req, 404, "Not Found", NULL);
+			break;
+		case BT_ERANGE:
+		case BT_ETOOBIG:
+			reply_text(req, 431, "Request Header Fields Too Large",
+			    NULL);
+			break;
+		case BT_EFORMAT:
+		case BT_EINVAL:
+			reply_text(req, 400, "Bad Request", NULL);
+			break;
+		case BT_EAGAIN:
+			evhttp_add_header(evhttp_request_get_output_headers(
+			    req), "Retry-After", "1");
+			reply_text(req, 503, "Service Unavailable",
+			    "the program is busy");
+			break;
+		default:
+			reply_text(req, 500, "Internal Server Error",
+			    btapi_strerror(rc));
+			break;
+		}
+		return;
+	}
+	p->evcon = evhttp_request_get_connection(req);
+	p->next = gw->ptxs;
+	if (p->next != NULL)
+		p->next->pprev = &p->next;
+	p->pprev = &gw->ptxs;
+	gw->ptxs = p;
+	if (p->evcon != NULL)
+		evhttp_connection_set_closecb(p->evcon, ptx_closed, p);
+	ptx_send_body(p);
+}
+
+/* ---- dispatch ------------------------------------------------------------- */
+
+static const struct btnode_gateway_static *
+static_match(const struct btnode_gateway *gw, const char *host,
+    const char *path)
+{
+	const struct btnode_gateway_static *best = NULL, *s;
+	size_t i, bl = 0, l;
+
+	for (i = 0; i < gw->n_statics; i++) {
+		s = &gw->statics[i];
+		if (s->host[0] != '\0' && strcmp(s->host, host) != 0)
+			continue;
+		if (!covers(s->prefix, path))
+			continue;
+		l = strlen(s->prefix) * 2 + (s->host[0] != '\0');
+		if (best == NULL || l > bl) {
+			best = s;
+			bl = l;
+		}
+	}
+	return best;
+}
+
+static void
+gw_request(struct evhttp_request *req, void *arg)
+{
+	struct btnode_gateway *gw = arg;
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const struct btnode_gateway_static *st;
+	const char *h, *raw;
+	char host[BTNODE_GATEWAY_HOST_MAX], path[BTNODE_GATEWAY_PATH_MAX];
+	int slash = 0, rc;
+	size_t i;
+
+	raw = u != NULL ? evhttp_uri_get_path(u) : NULL;
+	if (raw == NULL || raw[0] == '\0')
+		raw = "/";
+	if (u == NULL || clean_path(raw, path, sizeof(path), &slash) != 0) {
+		reply_text(req, 400, "Bad Request", "bad request path");
+		return;
+	}
+	h = evhttp_request_get_host(req);
+	if (h == NULL)
+		h = "";
+	/* evhttp gives the Host without its port; [v6] stays bracketed */
+	for (i = 0; h[i] != '\0' && i + 1 < sizeof(host); i++)
+		host[i] = (char)tolower((unsigned char)h[i]);
+	host[i] = '\0';
+	if (h[i] != '\0') {
+		reply_text(req, 400, "Bad Request", "host too long");
+		return;
+	}
+	/* a program's route is explicit: it goes before static content */
+	rc = gw->srv != NULL ? btapi_server_http_find(gw->srv, host, path) :
+	    BTAPI_ENOHANDLER;
+	if (rc == BT_OK) {
+		forward(gw, req, host);
+		return;
+	}
+	if ((st = static_match(gw, host, path)) != NULL) {
+		serve_static(gw, req, st, path, slash);
+		return;
+	}
+	reply_text(req, 404, "Not Found", "nothing is served at this address");
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+static void
+apply_limits(struct btnode_gateway *gw)
+{
+	evhttp_set_max_headers_size(gw->http,
+	    (ev_ssize_t)gw->cfg.max_header_bytes);
+	evhttp_set_max_body_size(gw->http, (ev_ssize_t)gw->cfg.max_body_bytes);
+	evhttp_set_timeout(gw->http, (int)gw->cfg.timeout_s);
+}
+
+static int
+check_cfg(const struct btnode_gateway_config *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL || cfg->listen == NULL ||
+	    cfg->max_header_bytes < 256 || cfg->max_body_bytes == 0 ||
+	    cfg->max_body_bytes > INT64_MAX || cfg->timeout_s == 0 ||
+	    cfg->n_statics > STATIC_MAX ||
+	    (cfg->statics == NULL && cfg->n_statics > 0))
+		return BT_EINVAL;
+	for (i = 0; i < cfg->n_statics; i++)
+		if (cfg->statics[i].prefix[0] != '/' ||
+		    cfg->statics[i].target[0] != '/' ||
+		    memchr(cfg->statics[i].host, '\0',
+		    sizeof(cfg->statics[i].host)) == NULL ||
+		    memchr(cfg->statics[i].prefix, '\0',
+		    sizeof(cfg->statics[i].prefix)) == NULL ||
+		    memchr(cfg->statics[i].target, '\0',
+		    sizeof(cfg->statics[i].target)) == NULL)
+			return BT_EINVAL;
+	return BT_OK;
+}
+
+static int
+set_statics(struct btnode_gateway *gw, const struct btnode_gateway_config *cfg)
+{
+	struct btnode_gateway_static *s = NULL;
+	size_t i;
+
+	if (cfg->n_statics > 0) {
+		if ((s = calloc(cfg->n_statics, sizeof(*s))) == NULL)
+			return BT_ENOMEM;
+		memcpy(s, cfg->statics, cfg->n_statics * sizeof(*s));
+		for (i = 0; i < cfg->n_statics; i++)
+			lower(s[i].host);
+	}
+	free(gw->statics);
+	gw->statics = s;
+	gw->n_statics = cfg->n_statics;
+	gw->cfg = *cfg;
+	gw->cfg.statics = NULL;
+	gw->cfg.n_statics = 0;
+	gw->cfg.listen = gw->listen;
+	return BT_OK;
+}
+
+/* "host:port", "[v6]:port", ":port" into @p host (cap bytes) and port. */
+static int
+split_listen(const char *s, char *host, size_t cap, uint16_t *port)
+{
+	const char *colon, *hs = s, *he;
+	uint64_t v;
+	const char *p;
+
+	if (s[0] == '[') {
+		if ((he = strchr(s, ']')) == NULL || he[1] != ':')
+			return BT_EINVAL;
+		hs = s + 1;
+		colon = he + 1;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL)
+			return BT_EINVAL;
+		he = colon;
+	}
+	if ((size_t)(he - hs) >= cap)
+		return BT_EINVAL;
+	if (he == hs) {
+		snprintf(host, cap, "0.0.0.0");
+	} else {
+		memcpy(host, hs, (size_t)(he - hs));
+		host[he - hs] = '\0';
+	}
+	p = colon + 1;
+	if (parse_uint(&p, 5, &v) != 0 || *p != '\0' || v > 65535)
+		return BT_EINVAL;
+	*port = (uint16_t)v;
+	return BT_OK;
+}
+
+int
+btnode_gateway_open(struct btnode_gateway **out, struct event_base *base,
+    struct btapi_server *srv, struct btstore *store,
+    const struct btnode_gateway_config *cfg)
+{
+	struct btnode_gateway *gw = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[256];
+	uint16_t port;
+	int rc = BT_EINVAL;
+
+	if (out != NULL)
+		*out = NULL;
+	if (out == NULL || base == NULL || store == NULL ||
+	    check_cfg(cfg) != BT_OK ||
+	    split_listen(cfg->listen, host, sizeof(host), &port) != BT_OK)
+		goto out;
+	rc = BT_ENOMEM;
+	if ((gw = calloc(1, sizeof(*gw))) == NULL ||
+	    (gw->listen = strdup(cfg->listen)) == NULL ||
+	    (gw->http = evhttp_new(base)) == NULL ||
+	    set_statics(gw, cfg) != BT_OK)
+		goto out;
+	gw->base = base;
+	gw->srv = srv;
+	gw->store = store;
+	apply_limits(gw);
+	evhttp_set_allowed_methods(gw->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	evhttp_set_default_content_type(gw->http, "text/plain; charset=utf-8");
+	evhttp_set_gencb(gw->http, gw_request, gw);
+	rc = BT_EIO;
+	if ((gw->sock = evhttp_bind_socket_with_handle(gw->http, host, port)) ==
+	    NULL)
+		goto out;
+	if (getsockname(evhttp_bound_socket_get_fd(gw->sock),
+	    (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET)
+			gw->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			gw->port = ntohs(((struct sockaddr_in6 *)&ss)->
+			    sin6_port);
+	}
+	*out = gw;
+	gw = NULL;
+	rc = BT_OK;
+out:
+	btnode_gateway_close(gw);
+	return rc;
+}
+
+int
+btnode_gateway_reload(struct btnode_gateway *gw,
+    const struct btnode_gateway_config *cfg)
+{
+	int rc;
+
+	if (gw == NULL || check_cfg(cfg) != BT_OK ||
+	    strcmp(cfg->listen, gw->listen) != 0)
+		return BT_EINVAL;
+	if ((rc = set_statics(gw, cfg)) != BT_OK)
+		return rc;
+	apply_limits(gw);
+	return BT_OK;
+}
+
+int
+btnode_gateway_port(const struct btnode_gateway *gw)
+{
+	return gw != NULL ? gw->port : 0;
+}
+
+void
+btnode_gateway_close(struct btnode_gateway *gw)
+{
+	if (gw == NULL)
+		return;
+	while (gw->ptxs != NULL) {
+		struct ptx *p = gw->ptxs;
+
+		ptx_free(p);	/* the program hears http-abort */
+	}
+	while (gw->stxs != NULL)
+		stx_free(gw->stxs);
+	if (gw->http != NULL)
+		evhttp_free(gw->http);	/* closes every connection */
+	free(gw->statics);
+	free(gw->listen);
+	free(gw);
+}
