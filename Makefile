@@ -368,8 +368,10 @@ fuzz: deps
 	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" \
 	    $(LIBS:%=fuzz-run-%)
 
-bench: deps
-	@$(MAKE) --no-print-directory $(LIBS:%=bench-%)
+bench:
+	@tools/deps.sh bench
+	@$(MAKE) --no-print-directory all $(LIBS:%=bench-%)
+	@bench/gateway.sh $(B)
 
 deps:
 	@tools/deps.sh

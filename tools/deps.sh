@@ -12,6 +12,10 @@ inih:libinih-dev"
 CMDS="cc:build-essential make:make pkg-config:pkg-config clang:clang
 mandoc:mandoc swtpm:swtpm swtpm_ioctl:swtpm-tools swtpm_setup:swtpm-tools
 tpm2_getcap:tpm2-tools openssl:openssl curl:curl"
+# `deps.sh bench` also wants the tools the benchmarks compare against
+if [ "${1:-}" = bench ]; then
+	CMDS="$CMDS wrk:wrk nginx:nginx-light"
+fi
 # files -> Debian package (libFuzzer and sanitizer runtimes for clang)
 FILES="/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev"
 
@@ -24,7 +28,7 @@ for e in $PKGS; do
 done
 for e in $CMDS; do
 	c=${e%%:*}; p=${e#*:}
-	command -v "$c" >/dev/null 2>&1 || add "$p"
+	command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || add "$p"
 done
 for e in $FILES; do
 	f=${e%%:*}; p=${e#*:}
