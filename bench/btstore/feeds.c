@@ -53,6 +53,12 @@
 #define APPEND_ROUNDS	3
 #define APPEND_S	0.6
 
+/* 1: stores write through a writable map (BTSTORE_OPT_WRITEMAP, the
+ * default); build with -DBENCH_WRITEMAP=0 to measure without it. */
+#ifndef BENCH_WRITEMAP
+#define BENCH_WRITEMAP	1
+#endif
+
 static void
 die(const char *what, int rc)
 {
@@ -230,19 +236,20 @@ main(void)
 	r1 = r1w = sr = 0;
 	for (round = 0; round < APPEND_ROUNDS; round++) {
 		sr = max_d(sr, raw_sign_rate(APPEND_S));
-		r1 = max_d(r1, appends(&s, 1, 0, APPEND_S));
-		r1w = max_d(r1w, appends(&s, 1, 1, APPEND_S));
+		r1 = max_d(r1, appends(&s, 1, BENCH_WRITEMAP, APPEND_S));
+		r1w = max_d(r1w, appends(&s, 1, !BENCH_WRITEMAP, APPEND_S));
 	}
 	bench_line("btstore", "feed.append.batch1", r1, "appends/s", sr,
 	    "ed25519 signs/s", ">= 0.8");
-	bench_line("btstore", "feed.append.batch1.writemap", r1w, "appends/s",
-	    sr, "ed25519 signs/s", NULL);
-	r64 = appends(&s, 64, 0, RUN_S);
+	bench_line("btstore", BENCH_WRITEMAP ?
+	    "feed.append.batch1.nowritemap" : "feed.append.batch1.writemap",
+	    r1w, "appends/s", sr, "ed25519 signs/s", NULL);
+	r64 = appends(&s, 64, BENCH_WRITEMAP, RUN_S);
 	bench_line("btstore", "feed.append.batch64", r64, "appends/s",
 	    sign_rate, "ed25519 signs/s", NULL);
 
 	/* the log to verify */
-	st = open_store(dir, 0);
+	st = open_store(dir, BENCH_WRITEMAP);
 	if ((rc = btstore_feed_create(st, &s)) != BT_OK)
 		die("feed create", rc);
 	for (k = 0; k < BTSTORE_FEED_BATCH_MAX; k++) {
@@ -299,7 +306,7 @@ main(void)
 	    "entries/s", verify_rate, "ed25519 verifies/s", NULL);
 
 	/* a second store taking the entries in, for RUN_S seconds */
-	in = open_store(dir2, 0);
+	in = open_store(dir2, BENCH_WRITEMAP);
 	if ((rc = btstore_feed_head_put(in, &head, NULL)) != BT_OK)
 		die("follow", rc);
 	t0 = bench_now();
@@ -326,7 +333,7 @@ main(void)
 		    1 + k / 1000)) != BT_OK)
 			die("record sign", rc);
 	}
-	st = open_store(dir3, 0);
+	st = open_store(dir3, BENCH_WRITEMAP);
 	t0 = bench_now();
 	for (k = 0; k < nrec && (t = bench_now() - t0) < RUN_S; k++)
 		if ((rc = btstore_record_put(st, &recs[k], k, 0, 0, NULL))

@@ -54,6 +54,13 @@
 #define READ_ROUNDS	3
 #define MAP		(4ull << 30)
 
+/* 1: both sides write through a writable map (BTSTORE_OPT_WRITEMAP, the
+ * store's default; MDB_WRITEMAP); build with -DBENCH_WRITEMAP=0 to
+ * compare both sides without it. */
+#ifndef BENCH_WRITEMAP
+#define BENCH_WRITEMAP	1
+#endif
+
 static void
 die(const char *what, int rc)
 {
@@ -115,7 +122,9 @@ store_open(char *dir)
 		die("mkdtemp", 0);
 	if (btstore_options_new(&o) != BT_OK ||
 	    btstore_options_set(o, BTSTORE_OPT_NOSYNC, 1) != BT_OK ||
-	    btstore_options_set(o, BTSTORE_OPT_MAP_INITIAL, MAP) != BT_OK)
+	    btstore_options_set(o, BTSTORE_OPT_MAP_INITIAL, MAP) != BT_OK ||
+	    btstore_options_set(o, BTSTORE_OPT_WRITEMAP, BENCH_WRITEMAP)
+	    != BT_OK)
 		die("options", 0);
 	if ((rc = btstore_open(&st, dir, o)) != BT_OK)
 		die("open", rc);
@@ -132,7 +141,8 @@ raw_open(char *dir, MDB_dbi *dbi)
 	if (mkdtemp(dir) == NULL)
 		die("mkdtemp", 0);
 	if (mdb_env_create(&env) != 0 || mdb_env_set_mapsize(env, MAP) != 0 ||
-	    mdb_env_open(env, dir, MDB_NOSYNC, 0600) != 0 ||
+	    mdb_env_open(env, dir, MDB_NOSYNC |
+	    (BENCH_WRITEMAP ? MDB_WRITEMAP : 0), 0600) != 0 ||
 	    mdb_txn_begin(env, NULL, 0, &txn) != 0 ||
 	    mdb_dbi_open(txn, NULL, MDB_INTEGERKEY, dbi) != 0 || mdb_txn_commit(txn) != 0)
 		die("raw open", 0);

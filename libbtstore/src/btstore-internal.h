@@ -83,6 +83,9 @@ struct btstore {
 	uint64_t dht_origin;
 	int nosync;
 	int readers_cleared;	/* stale slots cleared at open */
+	int writemap;		/* MDB_WRITEMAP in effect */
+	uint64_t reserved;	/* with writemap: bytes of data.mdb whose
+				 * disk blocks are allocated; under wlock */
 
 	/* Write operations run one at a time, in commit order. */
 	pthread_mutex_t wlock;

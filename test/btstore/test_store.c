@@ -1,6 +1,7 @@
 /*
  * test_store.c - opening, options, errors, map growth up to the maximum,
- * readers beside writers, stale reader slots.
+ * readers beside writers, stale reader slots, the writable map's disk
+ * reservation.
  */
 #include <check.h>
 #include <pthread.h>
@@ -8,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -247,6 +251,203 @@ START_TEST(writemap_store)
 }
 END_TEST
 
+/* Bytes of @p name in the store's directory that have disk blocks, and
+ * its size. */
+static void
+file_space(const char *name, uint64_t *allocated, uint64_t *size)
+{
+	char p[128];
+	struct stat sb;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	*allocated = *size = 0;
+	if (stat(p, &sb) == 0) {
+		*allocated = (uint64_t)sb.st_blocks * 512;
+		*size = (uint64_t)sb.st_size;
+	}
+}
+
+/* Whether the test directory's file system keeps reserved blocks (the
+ * store's own rule: ext2/3/4, XFS, tmpfs). */
+static int
+fs_reserves(void)
+{
+	struct statfs sf;
+
+	if (statfs(dir, &sf) != 0)
+		return 0;
+	return (unsigned long)sf.f_type == 0xef53ul ||
+	    (unsigned long)sf.f_type == 0x58465342ul ||
+	    (unsigned long)sf.f_type == 0x01021994ul;
+}
+
+#define FSIZE_LIMIT	(3u << 20)
+#define RESERVE_BLOCKS	64
+
+/*
+ * The writer of reserve_stops_growth: under RLIMIT_FSIZE of 3 MiB (a
+ * file system out of space, for fallocate(2) and ftruncate(2) alike), it
+ * fills a store whose map starts at 1 MiB until a put fails.  Returns 0
+ * when every check held, else the number of the failed check.
+ */
+static int
+reserve_child(const struct btstore_options *o, int *stored)
+{
+	static uint8_t buf[65536], back[65536];
+	struct btstore *st;
+	struct rlimit rl;
+	struct bt_id id;
+	uint64_t alloc, size, map;
+	size_t len;
+	int rc, i, n;
+
+	*stored = 0;
+	signal(SIGXFSZ, SIG_IGN);
+	rl.rlim_cur = rl.rlim_max = FSIZE_LIMIT;
+	if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+		return 1;
+	if (btstore_open(&st, dir, o) != BT_OK)
+		return 2;
+	if (!st->writemap)
+		return 3;
+	/* the map and the reader table have their blocks from the start */
+	file_space("data.mdb", &alloc, &size);
+	if (size < st->map_size || alloc < st->map_size)
+		return 4;
+	file_space("lock.mdb", &alloc, &size);
+	if (size == 0 || alloc < size)
+		return 5;
+	for (n = 0; n < RESERVE_BLOCKS; n++) {
+		make_block(buf, sizeof(buf), (uint32_t)n, &id);
+		if ((rc = btstore_block_put(st, &id, buf, sizeof(buf), 0))
+		    != BT_OK)
+			break;
+		/* whatever the map has grown to is reserved */
+		file_space("data.mdb", &alloc, &size);
+		if (alloc < st->map_size)
+			return 6;
+	}
+	*stored = n;
+	/* growing past the limit is refused as a full disk, cleanly */
+	if (n == RESERVE_BLOCKS || rc != BT_ENOSPC || n < 16)
+		return 7;
+	if (btstore_map_info(st, &map, NULL) != BT_OK || map > FSIZE_LIMIT ||
+	    map < (2u << 20))
+		return 8;
+	/* nothing committed is lost, also after reopening */
+	for (i = 0; i < n; i++) {
+		make_block(buf, sizeof(buf), (uint32_t)i, &id);
+		if (btstore_block_get(st, &id, back, sizeof(back), &len) !=
+		    BT_OK || len != sizeof(buf) || memcmp(buf, back, len) != 0)
+			return 9;
+	}
+	btstore_close(st);
+	if (btstore_open(&st, dir, o) != BT_OK)
+		return 11;
+	make_block(buf, sizeof(buf), (uint32_t)(n - 1), &id);
+	if (btstore_block_get(st, &id, back, sizeof(back), &len) != BT_OK ||
+	    memcmp(buf, back, len) != 0)
+		return 12;
+	btstore_close(st);
+	return 0;
+}
+
+/* With the writable map, a full file system stops the map growing with
+ * BT_ENOSPC, never SIGBUS, and loses nothing committed; without the
+ * limit the store then grows on. */
+START_TEST(reserve_stops_growth)
+{
+	static uint8_t buf[65536], back[65536];
+	struct btstore_options *o;
+	struct btstore *st;
+	struct bt_id id;
+	uint64_t alloc, size, count;
+	size_t len;
+	int p[2], status, stored = -1, rc;
+	pid_t pid;
+
+	mkdir_tmp();
+	if (!fs_reserves()) {
+		/* the store writes without the map here: nothing to test */
+		rm_tmp();
+		return;
+	}
+	ck_assert_int_eq(btstore_options_new(&o), BT_OK);
+	ck_assert_int_eq(btstore_options_set(o, BTSTORE_OPT_MAP_INITIAL,
+	    1 << 20), BT_OK);
+	ck_assert_int_eq(btstore_options_set(o, BTSTORE_OPT_MAP_MAX,
+	    64 << 20), BT_OK);
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(p[0]);
+		rc = reserve_child(o, &stored);
+		if (write(p[1], &stored, sizeof(stored)) != sizeof(stored))
+			rc = 100;
+		_exit(rc);
+	}
+	close(p[1]);
+	ck_assert_int_eq(read(p[0], &stored, sizeof(stored)),
+	    sizeof(stored));
+	close(p[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status), "writer ended by signal %d",
+	    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ck_assert_int_ge(stored, 16);
+
+	/* no limit now: the store grows on and keeps every block */
+	ck_assert_int_eq(btstore_open(&st, dir, o), BT_OK);
+	ck_assert_int_eq(btstore_block_usage(st, &count, NULL), BT_OK);
+	ck_assert_uint_eq(count, (uint64_t)stored);
+	for (rc = stored; rc < RESERVE_BLOCKS; rc++) {
+		make_block(buf, sizeof(buf), (uint32_t)rc, &id);
+		ck_assert_int_eq(btstore_block_put(st, &id, buf, sizeof(buf),
+		    0), BT_OK);
+	}
+	file_space("data.mdb", &alloc, &size);
+	ck_assert_uint_gt(st->map_size, FSIZE_LIMIT);
+	ck_assert_uint_ge(alloc, st->map_size);
+	for (rc = 0; rc < RESERVE_BLOCKS; rc++) {
+		make_block(buf, sizeof(buf), (uint32_t)rc, &id);
+		ck_assert_int_eq(btstore_block_get(st, &id, back, sizeof(back),
+		    &len), BT_OK);
+		ck_assert_mem_eq(buf, back, len);
+	}
+	btstore_close(st);
+	btstore_options_free(o);
+	rm_tmp();
+}
+END_TEST
+
+/* With the writable map turned off the data file is not reserved: it
+ * grows by writes only. */
+START_TEST(no_writemap_no_reserve)
+{
+	struct btstore_options *o;
+	struct btstore *st;
+	uint64_t alloc, size;
+
+	mkdir_tmp();
+	ck_assert_int_eq(btstore_options_new(&o), BT_OK);
+	ck_assert_int_eq(btstore_options_set(o, BTSTORE_OPT_WRITEMAP, 0),
+	    BT_OK);
+	ck_assert_int_eq(btstore_open(&st, dir, o), BT_OK);
+	ck_assert_int_eq(st->writemap, 0);
+	file_space("data.mdb", &alloc, &size);
+	ck_assert_uint_lt(size, st->map_size);
+	ck_assert_uint_lt(alloc, st->map_size);
+	btstore_close(st);
+	/* the default is the reserved writable map, where it holds */
+	ck_assert_int_eq(btstore_open(&st, dir, NULL), BT_OK);
+	ck_assert_int_eq(st->writemap, fs_reserves());
+	btstore_close(st);
+	btstore_options_free(o);
+	rm_tmp();
+}
+END_TEST
+
 struct writer_arg {
 	struct btstore *st;
 	int rc;
@@ -410,6 +611,8 @@ suite_store(void)
 	tcase_add_test(tc, newer_format_refused);
 	tcase_add_test(tc, map_grows_then_enospc);
 	tcase_add_test(tc, writemap_store);
+	tcase_add_test(tc, reserve_stops_growth);
+	tcase_add_test(tc, no_writemap_no_reserve);
 	tcase_add_test(tc, readers_do_not_block_writers);
 	tcase_add_test(tc, grow_with_own_view_is_eagain);
 	tcase_add_test(tc, dead_reader_cleared_at_open);

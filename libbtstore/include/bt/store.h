@@ -82,17 +82,25 @@ enum btstore_opt {
 	/** Read views open at once, all processes together (default 126). */
 	BTSTORE_OPT_MAX_READERS = 7,
 	/**
-	 * 1: write through a writable memory map (LMDB's MDB_WRITEMAP).
-	 * Commits then skip writing each changed page with write(2), which
-	 * makes small commits (single feed appends, record puts) about half
-	 * as expensive; a crash of the process still loses nothing
-	 * committed.  The costs: the data file is sparse at the size of the
-	 * map; a stray write anywhere in the process can reach stored pages;
-	 * and when the file system runs out of space, a write into the map
-	 * raises SIGBUS, ending the process, where it would otherwise fail
-	 * with BT_ENOSPC.  Use it only where the file system's free space
-	 * is assured.  Every process opening the store must set the same
-	 * value.  Default 0.  @since 0.1
+	 * 1 (the default): write through a writable memory map (LMDB's
+	 * MDB_WRITEMAP) where the file system can reserve disk blocks for
+	 * it; 0: write each changed page with write(2).  The map makes
+	 * small commits (single feed appends, record puts) about a third
+	 * cheaper, and a crash of the process still loses nothing
+	 * committed.  The store reserves the disk blocks of the whole map
+	 * with fallocate(2) at open and before each growth, so a write
+	 * into the map never meets a full file system (which would raise
+	 * SIGBUS); a growth that cannot be reserved fails with BT_ENOSPC
+	 * instead, losing nothing committed.  The costs: data.mdb takes
+	 * the map's size on disk (the map grows by doubling, at most
+	 * 1 GiB at a time, so at most that much beyond what is used); a
+	 * stray write anywhere in the process can reach stored pages; and
+	 * pages reused in a store much larger than memory are read before
+	 * being overwritten.  On file systems that copy on write (btrfs,
+	 * ZFS, bcachefs), network and FUSE file systems, and where
+	 * fallocate(2) is not supported, a reservation would not hold and
+	 * the store writes as with 0.  Every process opening the store
+	 * must use the same value.  @since 0.1
 	 */
 	BTSTORE_OPT_WRITEMAP = 8
 };
@@ -143,14 +151,18 @@ struct btstore;
 
 /**
  * Open (creating if needed) the store in directory @p dir, which must
- * exist.  Stale reader slots left by dead processes are cleared.
+ * exist.  Stale reader slots left by dead processes are cleared.  The
+ * disk blocks of the map (see BTSTORE_OPT_WRITEMAP) and of the reader
+ * table (lock.mdb) are reserved, so that no write through a shared map
+ * can meet a full file system.
  *
  * @param out	out: caller owns; release with btstore_close().  NULL on
  *		failure.
  * @param dir	in, borrowed: the directory.
  * @param opts	in, borrowed, may be NULL for the defaults; not kept.
  * @return BT_OK, BT_EINVAL, BT_ENOMEM, BT_ENOTFOUND (no such directory),
- *	BT_EPERM, BT_EIO, BT_ECORRUPT (not a store), BTSTORE_ENEWER, or
+ *	BT_EPERM, BT_EIO, BT_ENOSPC (no room to reserve the map or the
+ *	reader table), BT_ECORRUPT (not a store), BTSTORE_ENEWER, or
  *	BTSTORE_ELMDB.
  * @since 0.1
  */
@@ -231,8 +243,8 @@ struct btstore_block {
  * @param data	in, borrowed: @p len bytes (may be NULL when len is 0).
  * @param flags	0 or BTSTORE_PUT_PIN.
  * @return BT_OK, BT_EINVAL, BT_ETOOBIG (len > BTSTORE_BLOCK_MAX),
- *	BT_EVERIFY (hash mismatch), BT_ENOSPC (block quota, or the map at its
- *	maximum), BT_ECRYPTO, BT_ENOMEM, BT_EAGAIN (map growth waited for
+ *	BT_EVERIFY (hash mismatch), BT_ENOSPC (block quota, the map at its
+ *	maximum, or no disk blocks for the map to grow), BT_ECRYPTO, BT_ENOMEM, BT_EAGAIN (map growth waited for
  *	read views too long, or this thread holds a view while the map must
  *	grow), BTSTORE_EREADERS, BTSTORE_ETXNFULL, BTSTORE_EPANIC,
  *	BTSTORE_ELMDB, BT_EIO.
