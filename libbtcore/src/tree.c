@@ -279,6 +279,12 @@ btcore_tree_node_entry(const struct btcore_tree_node *n, uint32_t i,
 /* ---- fetching verified blocks ------------------------------------------- */
 
 /*
+ * Copy and hash in pieces of this size, so that each piece is hashed while
+ * it is still in the first-level cache: one pass over the lent bytes.
+ */
+#define FETCH_PIECE	16384
+
+/*
  * The get callback lends bytes that may not be what @p id names.  Decide
  * between "not the block" (BT_ECORRUPT) and "the block, but not of the
  * expected shape" (BT_EFORMAT) without copying.
@@ -296,39 +302,50 @@ misfit(const struct bt_id *id, const void *data, size_t len)
 }
 
 /*
- * Copy the block @p id, which must be exactly @p want bytes, to @p dst and
- * verify the copy.  @p dst is wiped unless the result is BT_OK.
+ * Copy @p len lent bytes to @p dst and put the SHA-256 of the copy in
+ * @p got.  With @p h, each piece is hashed right after it is copied;
+ * without, the copy is hashed at once afterwards.  What is hashed is the
+ * copy, never the lent bytes, so a store that changes its bytes while
+ * they are lent cannot make an unverified byte pass.
  */
 static int
-fetch_exact(const struct btcore_blockio *io, const struct bt_id *id,
-    uint8_t *dst, size_t want)
+copy_hash(struct btcore_sha256 *h, uint8_t *dst, const uint8_t *src,
+    size_t len, struct bt_id *got)
 {
-	const void *data = NULL;
-	size_t len = 0;
-	int rc;
+	size_t off, k;
+	int rc = BT_OK;
 
-	if ((rc = io->get(io->ctx, id, &data, &len)) != BT_OK)
-		return rc;
-	if (len != want || (data == NULL && len != 0))
-		rc = data == NULL ? BT_EFORMAT : misfit(id, data, len);
-	else if (len > 0)
-		memcpy(dst, data, len);
-	if (io->release != NULL)
-		io->release(io->ctx);
-	if (rc == BT_OK)
-		rc = btcore_block_verify(id, dst, want);
-	if (rc != BT_OK && want > 0)
-		memset(dst, 0, want);
+	if (h == NULL) {
+		if (len > 0)
+			memcpy(dst, src, len);
+		return btcore_id_hash(got, dst, len);
+	}
+	for (off = 0; off < len && rc == BT_OK; off += k) {
+		k = (size_t)min_u64(len - off, FETCH_PIECE);
+		memcpy(dst + off, src + off, k);
+		rc = btcore_sha256_update(h, dst + off, k);
+	}
+	/* the final also resets @p h for the next block, after an error too */
+	if (btcore_sha256_final(h, got) != BT_OK && rc == BT_OK)
+		rc = BT_ECRYPTO;
 	return rc;
 }
 
-/* Copy the block @p id into @p *buf (grown as needed) and verify it. */
+/*
+ * Get the block @p id, which must be @p lo to @p hi bytes long, copy it to
+ * @p *dst and verify the copy (see copy_hash()).  With @p cap NULL,
+ * @p *dst has room for @p hi bytes; else @p *dst (NULL or malloc'ed,
+ * @p *cap bytes) is grown as needed.  On success @p *outlen is the
+ * block's length; on failure it is 0 and the bytes copied are wiped.
+ */
 static int
-fetch_grow(const struct btcore_blockio *io, const struct bt_id *id,
-    uint8_t **buf, size_t *cap, size_t *outlen)
+fetch_block(const struct btcore_blockio *io, struct btcore_sha256 *h,
+    const struct bt_id *id, size_t lo, size_t hi, uint8_t **dst, size_t *cap,
+    size_t *outlen)
 {
 	const void *data = NULL;
-	size_t len = 0;
+	struct bt_id got;
+	size_t len = 0, copied = 0;
 	uint8_t *nb;
 	int rc;
 
@@ -337,23 +354,48 @@ fetch_grow(const struct btcore_blockio *io, const struct bt_id *id,
 		return rc;
 	if (data == NULL && len != 0)
 		rc = BT_EFORMAT;
-	else if (len > BTCORE_BLOCK_MAX)
+	else if (len < lo || len > hi)
 		rc = misfit(id, data, len);
-	else if (len > *cap || *buf == NULL) {
-		if ((nb = realloc(*buf, len > 0 ? len : 1)) == NULL)
+	else if (cap != NULL && (*dst == NULL || len > *cap)) {
+		if ((nb = realloc(*dst, len > 0 ? len : 1)) == NULL)
 			rc = BT_ENOMEM;
 		else {
-			*buf = nb;
+			*dst = nb;
 			*cap = len;
 		}
 	}
-	if (rc == BT_OK && len > 0)
-		memcpy(*buf, data, len);
+	if (rc == BT_OK) {
+		copied = len;
+		rc = copy_hash(h, *dst, data, len, &got);
+	}
 	if (io->release != NULL)
 		io->release(io->ctx);
-	if (rc == BT_OK && (rc = btcore_block_verify(id, *buf, len)) == BT_OK)
+	if (rc == BT_OK && !btcore_ct_equal(got.b, id->b, BT_ID_LEN))
+		rc = BT_ECORRUPT;
+	if (rc == BT_OK)
 		*outlen = len;
+	else if (copied > 0)
+		memset(*dst, 0, copied);
 	return rc;
+}
+
+/* Copy the block @p id, exactly @p want bytes, to @p dst and verify it. */
+static int
+fetch_exact(const struct btcore_blockio *io, const struct bt_id *id,
+    uint8_t *dst, size_t want)
+{
+	size_t len;
+
+	return fetch_block(io, NULL, id, want, want, &dst, NULL, &len);
+}
+
+/* Copy the block @p id into @p *buf (grown as needed) and verify it. */
+static int
+fetch_grow(const struct btcore_blockio *io, const struct bt_id *id,
+    uint8_t **buf, size_t *cap, size_t *outlen)
+{
+	return fetch_block(io, NULL, id, 0, BTCORE_BLOCK_MAX, buf, cap,
+	    outlen);
 }
 
 /* ---- the builder ---------------------------------------------------------- */
@@ -823,12 +865,38 @@ btcore_tree_builder_free(struct btcore_tree_builder *b)
 
 /* ---- the reader ----------------------------------------------------------- */
 
-/* A node held by the reader: its verified bytes and their decoding. */
-struct rnode {
+/*
+ * Random layout: a verified interior node below the root, kept in the
+ * reader's node cache.  It is found by its place in the tree (its level
+ * and its index among the nodes of that level), which never changes for a
+ * reader of one root: it was fetched by the id its verified parent names
+ * at that place, verified against that id and checked to fit the place,
+ * so while it is cached it can stand for its parent's entry.
+ */
+struct cnode {
+	struct cnode *hnext;	/* next in its hash chain */
+	struct cnode *newer;	/* recency list, towards the most recent */
+	struct cnode *older;
+	uint64_t idx;
+	unsigned level;
+	struct btcore_tree_node n;	/* decoded; entries point into buf */
+	uint8_t buf[];		/* the block: room for a full node */
+};
+
+/*
+ * Bookkeeping counted per cached node on top of the node itself and its
+ * block: the hash table keeps at least twice as many buckets as nodes, so
+ * at most four bucket pointers per node.
+ */
+#define CNODE_OVERHEAD	(sizeof(struct cnode) + 4 * sizeof(struct cnode *))
+#define CACHE_TAB_MIN	16
+
+/* A leaf held by the reader. */
+struct rleaf {
 	uint8_t *buf;
 	size_t cap;
-	struct btcore_tree_node n;
-	uint64_t first;		/* random: index of its first leaf */
+	size_t len;
+	uint64_t off;		/* file offset of its first byte */
 	int valid;
 };
 
@@ -842,6 +910,7 @@ struct chain_ent {
 
 struct btcore_tree_reader {
 	struct btcore_blockio io;
+	struct btcore_sha256 *sha;	/* reused for every block */
 	int layout;
 	unsigned depth;
 	uint32_t leaf_size;
@@ -850,59 +919,260 @@ struct btcore_tree_reader {
 	uint64_t pos;
 	uint64_t leaves;
 	uint64_t nodes;
-	/* random: lv[l - 1] is the cached node of level l, the root at
-	 * lv[depth - 1]; sequential: lv[0] is the index node chain[cur] */
-	struct rnode lv[BTCORE_TREE_DEPTH_MAX];
+	/* random: the root; sequential: the index node chain[cur] */
+	uint8_t *nbuf;
+	size_t ncap;
+	struct btcore_tree_node node;
+	int node_ok;
+	/* sequential */
 	struct chain_ent *chain;
 	size_t nchain;
 	size_t cur;
-	uint64_t *ends;		/* sequential: end offset of each entry */
-	uint8_t *leaf;		/* the last leaf read */
-	size_t leaf_len;
-	uint64_t leaf_off;
-	int leaf_valid;
+	uint64_t *ends;		/* end offset of each entry of chain[cur] */
+	/* random: the node cache, most recent first */
+	struct cnode **tab;	/* hash buckets, a power of two of them */
+	size_t ntab;
+	struct cnode *newest;
+	struct cnode *oldest;
+	size_t ncached;
+	size_t cache_max;	/* nodes; at least the path below the root */
+	size_t slot_len;	/* bytes of the largest node of this file */
+	/* the last two leaves read; leaf[mru] the more recent */
+	struct rleaf leaf[2];
+	unsigned mru;
 };
 
-/* Fetch @p id into @p rn and decode it. */
+/* The bucket of the node at @p level, @p idx among @p ntab buckets. */
+static size_t
+cache_slot(size_t ntab, unsigned level, uint64_t idx)
+{
+	uint64_t h = (idx ^ ((uint64_t)level << 56)) * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h ^ (h >> 32)) & (ntab - 1);
+}
+
+static void
+cache_list_unlink(struct btcore_tree_reader *r, struct cnode *c)
+{
+	if (c->newer != NULL)
+		c->newer->older = c->older;
+	else
+		r->newest = c->older;
+	if (c->older != NULL)
+		c->older->newer = c->newer;
+	else
+		r->oldest = c->newer;
+	c->newer = c->older = NULL;
+}
+
+static void
+cache_list_push(struct btcore_tree_reader *r, struct cnode *c)
+{
+	c->newer = NULL;
+	c->older = r->newest;
+	if (r->newest != NULL)
+		r->newest->newer = c;
+	else
+		r->oldest = c;
+	r->newest = c;
+}
+
+/* The cached node at @p level, @p idx, made the most recent; or NULL. */
+static struct cnode *
+cache_find(struct btcore_tree_reader *r, unsigned level, uint64_t idx)
+{
+	struct cnode *c;
+
+	if (r->ncached == 0)
+		return NULL;
+	c = r->tab[cache_slot(r->ntab, level, idx)];
+	for (; c != NULL; c = c->hnext) {
+		if (c->idx == idx && c->level == level) {
+			if (c != r->newest) {
+				cache_list_unlink(r, c);
+				cache_list_push(r, c);
+			}
+			return c;
+		}
+	}
+	return NULL;
+}
+
+/* Take @p c out of the list and the table. */
+static void
+cache_remove(struct btcore_tree_reader *r, struct cnode *c)
+{
+	struct cnode **pp = &r->tab[cache_slot(r->ntab, c->level, c->idx)];
+
+	while (*pp != c)
+		pp = &(*pp)->hnext;
+	*pp = c->hnext;
+	c->hnext = NULL;
+	cache_list_unlink(r, c);
+	r->ncached--;
+}
+
+/* Drop the least recent nodes until at most @p keep remain. */
+static void
+cache_trim(struct btcore_tree_reader *r, size_t keep)
+{
+	struct cnode *c;
+
+	while (r->ncached > keep) {
+		c = r->oldest;
+		cache_remove(r, c);
+		free(c);
+	}
+}
+
+/*
+ * A node to fetch into: a new one while the cache is below its budget,
+ * else the least recent one, taken out.  The table is grown first, so
+ * that inserting the node later cannot fail.
+ */
 static int
-load_node(struct btcore_tree_reader *r, struct rnode *rn,
-    const struct bt_id *id)
+cache_acquire(struct btcore_tree_reader *r, struct cnode **out)
+{
+	struct cnode **nt, *c, *next;
+	size_t n, i, s;
+
+	*out = NULL;
+	if (r->ncached >= r->cache_max && r->oldest != NULL) {
+		c = r->oldest;
+		cache_remove(r, c);
+		*out = c;
+		return BT_OK;
+	}
+	if ((r->ncached + 1) * 2 > r->ntab) {
+		n = r->ntab > 0 ? 2 * r->ntab : CACHE_TAB_MIN;
+		if ((nt = calloc(n, sizeof(*nt))) == NULL)
+			return BT_ENOMEM;
+		for (i = 0; i < r->ntab; i++) {
+			for (c = r->tab[i]; c != NULL; c = next) {
+				next = c->hnext;
+				s = cache_slot(n, c->level, c->idx);
+				c->hnext = nt[s];
+				nt[s] = c;
+			}
+		}
+		free(r->tab);
+		r->tab = nt;
+		r->ntab = n;
+	}
+	if ((c = malloc(sizeof(*c) + r->slot_len)) == NULL)
+		return BT_ENOMEM;
+	memset(c, 0, sizeof(*c));
+	*out = c;
+	return BT_OK;
+}
+
+static void
+cache_insert(struct btcore_tree_reader *r, struct cnode *c)
+{
+	size_t s = cache_slot(r->ntab, c->level, c->idx);
+
+	c->hnext = r->tab[s];
+	r->tab[s] = c;
+	cache_list_push(r, c);
+	r->ncached++;
+}
+
+/*
+ * Fetch, verify and cache the node at @p level, @p idx, named @p id by its
+ * parent, under which it holds @p csize bytes.
+ */
+static int
+cache_load(struct btcore_tree_reader *r, unsigned level, uint64_t idx,
+    const struct bt_id *id, uint64_t csize, struct cnode **out)
+{
+	struct cnode *c;
+	uint8_t *p;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	if ((rc = cache_acquire(r, &c)) != BT_OK)
+		return rc;
+	p = c->buf;
+	rc = fetch_block(&r->io, r->sha, id, BTCORE_TREE_RND_HEADER,
+	    r->slot_len, &p, NULL, &len);
+	if (rc == BT_OK && btcore_tree_node_decode(&c->n, c->buf, len) != BT_OK)
+		rc = BT_EFORMAT;
+	if (rc == BT_OK && (c->n.layout != BTCORE_TREE_RANDOM ||
+	    c->n.level != level || c->n.leaf_size != r->leaf_size ||
+	    c->n.fanout != r->fanout || c->n.size != csize))
+		rc = BT_EFORMAT;
+	if (rc != BT_OK) {
+		free(c);
+		return rc;
+	}
+	c->level = level;
+	c->idx = idx;
+	cache_insert(r, c);
+	*out = c;
+	return BT_OK;
+}
+
+/* The node budget for @p bytes: at least the path below the root. */
+static size_t
+cache_nodes(const struct btcore_tree_reader *r, size_t bytes)
+{
+	size_t n = bytes / (CNODE_OVERHEAD + r->slot_len);
+
+	return n < r->depth - 1 ? r->depth - 1 : n;
+}
+
+/* Fetch @p id into the reader's node buffer and decode it. */
+static int
+load_node(struct btcore_tree_reader *r, const struct bt_id *id)
 {
 	size_t len;
 	int rc;
 
-	rn->valid = 0;
-	if ((rc = fetch_grow(&r->io, id, &rn->buf, &rn->cap, &len)) != BT_OK)
+	r->node_ok = 0;
+	if ((rc = fetch_block(&r->io, r->sha, id, 0, BTCORE_BLOCK_MAX,
+	    &r->nbuf, &r->ncap, &len)) != BT_OK)
 		return rc;
-	return btcore_tree_node_decode(&rn->n, rn->buf, len);
+	if ((rc = btcore_tree_node_decode(&r->node, r->nbuf, len)) != BT_OK)
+		return rc;
+	r->node_ok = 1;
+	return BT_OK;
 }
 
-/* Sequential: make lv[0] the index node chain[j], with its entry ends. */
-static int
-seq_load(struct btcore_tree_reader *r, size_t j)
+/* Sequential: the end offset of each entry of the node in r->node. */
+static void
+seq_index(struct btcore_tree_reader *r)
 {
-	struct rnode *rn = &r->lv[0];
-	const struct chain_ent *c = &r->chain[j];
-	uint64_t end;
+	uint64_t end = r->node.start;
 	uint32_t i;
-	int rc;
 
-	if (rn->valid && r->cur == j)
-		return BT_OK;
-	if ((rc = load_node(r, rn, &c->id)) != BT_OK)
-		return rc;
-	/* verified bytes of a node decoded before: these cannot differ */
-	if (rn->n.layout != BTCORE_TREE_SEQUENTIAL || rn->n.start != c->start ||
-	    rn->n.size != c->size || rn->n.count != c->count)
-		return BT_EFORMAT;
-	end = rn->n.start;
-	for (i = 0; i < rn->n.count; i++) {
-		end += btcore_get_be32_(rn->n.entries +
+	for (i = 0; i < r->node.count; i++) {
+		end += btcore_get_be32_(r->node.entries +
 		    (size_t)i * BTCORE_TREE_SEQ_ENTRY + BT_ID_LEN);
 		r->ends[i] = end;
 	}
+}
+
+/* Sequential: make r->node the index node chain[j]. */
+static int
+seq_load(struct btcore_tree_reader *r, size_t j)
+{
+	const struct chain_ent *c = &r->chain[j];
+	int rc;
+
+	if (r->node_ok && r->cur == j)
+		return BT_OK;
+	if ((rc = load_node(r, &c->id)) != BT_OK)
+		return rc;
+	/* verified bytes of a node decoded before: these cannot differ */
+	if (r->node.layout != BTCORE_TREE_SEQUENTIAL ||
+	    r->node.start != c->start || r->node.size != c->size ||
+	    r->node.count != c->count) {
+		r->node_ok = 0;
+		return BT_EFORMAT;
+	}
+	seq_index(r);
 	r->cur = j;
-	rn->valid = 1;
 	return BT_OK;
 }
 
@@ -910,7 +1180,7 @@ static int
 seq_locate(struct btcore_tree_reader *r, uint64_t pos, struct bt_id *id,
     uint64_t *off, size_t *len)
 {
-	const struct btcore_tree_node *n;
+	const struct btcore_tree_node *n = &r->node;
 	size_t lo = 0, hi = r->nchain, mid;
 	uint32_t elo, ehi, emid;
 	int rc;
@@ -925,7 +1195,6 @@ seq_locate(struct btcore_tree_reader *r, uint64_t pos, struct bt_id *id,
 	}
 	if ((rc = seq_load(r, lo)) != BT_OK)
 		return rc;
-	n = &r->lv[0].n;
 	/* the first entry ending after pos */
 	elo = 0;
 	ehi = n->count;
@@ -945,47 +1214,49 @@ seq_locate(struct btcore_tree_reader *r, uint64_t pos, struct bt_id *id,
 	return BT_OK;
 }
 
+/*
+ * Random layout: the leaf holding @p pos.  The path starts at the lowest
+ * node of it that is cached (the root when none is) and fetches the nodes
+ * below that one.
+ */
 static int
 rnd_locate(struct btcore_tree_reader *r, uint64_t pos, struct bt_id *id,
     uint64_t *off, size_t *len)
 {
-	struct rnode *p, *c;
-	uint64_t k = pos / r->leaf_size, per, ci, cfirst, csize;
+	/* q[l]: index of the node of level l on the path; q[0] the leaf's */
+	uint64_t q[BTCORE_TREE_DEPTH_MAX + 1] = { 0 }, ci, csize;
+	const struct btcore_tree_node *n = &r->node;
+	struct cnode *c;
 	struct bt_id cid;
 	unsigned lev;
 	int rc;
 
-	for (lev = r->depth; lev >= 2; lev--) {
-		p = &r->lv[lev - 1];
-		c = &r->lv[lev - 2];
-		per = pow_sat(r->fanout, lev - 1);	/* leaves per child */
-		ci = (k - p->first) / per;
-		cfirst = p->first + ci * per;
-		if (c->valid && c->first == cfirst)
-			continue;
-		if (ci >= p->n.count)
-			return BT_EFORMAT;
-		if ((rc = btcore_tree_node_entry(&p->n, (uint32_t)ci, &cid,
-		    &csize)) != BT_OK)
-			return rc;
-		if ((rc = load_node(r, c, &cid)) != BT_OK)
-			return rc == BT_EUNSUPPORTED || rc == BT_EFORMAT ?
-			    BT_EFORMAT : rc;
-		if (c->n.layout != BTCORE_TREE_RANDOM || c->n.level != lev - 1 ||
-		    c->n.leaf_size != r->leaf_size ||
-		    c->n.fanout != r->fanout || c->n.size != csize)
-			return BT_EFORMAT;
-		c->first = cfirst;
-		c->valid = 1;
+	q[0] = pos / r->leaf_size;
+	for (lev = 1; lev <= r->depth; lev++)
+		q[lev] = q[lev - 1] / r->fanout;
+	for (lev = 1; lev < r->depth; lev++) {
+		if ((c = cache_find(r, lev, q[lev])) != NULL) {
+			n = &c->n;
+			break;
+		}
 	}
-	p = &r->lv[0];
-	ci = k - p->first;
-	if (ci >= p->n.count)
-		return BT_EFORMAT;
-	if ((rc = btcore_tree_node_entry(&p->n, (uint32_t)ci, id,
-	    &csize)) != BT_OK)
-		return rc;
-	*off = k * r->leaf_size;
+	for (;;) {
+		/* n is the node of level lev at q[lev]; q[lev] * fanout <=
+		 * q[lev - 1] by construction */
+		ci = q[lev - 1] - q[lev] * r->fanout;
+		if (ci >= n->count)
+			return BT_EFORMAT;
+		if ((rc = btcore_tree_node_entry(n, (uint32_t)ci,
+		    lev > 1 ? &cid : id, &csize)) != BT_OK)
+			return rc;
+		if (lev == 1)
+			break;
+		lev--;
+		if ((rc = cache_load(r, lev, q[lev], &cid, csize, &c)) != BT_OK)
+			return rc;
+		n = &c->n;
+	}
+	*off = q[0] * r->leaf_size;
 	*len = (size_t)csize;
 	return BT_OK;
 }
@@ -1007,7 +1278,7 @@ reader_stats_rnd(struct btcore_tree_reader *r)
 	}
 }
 
-/* Walk the chain of index nodes back from the root (in lv[0]). */
+/* Walk the chain of index nodes back from the root (in r->node). */
 static int
 open_seq(struct btcore_tree_reader *r, const struct bt_id *root)
 {
@@ -1019,18 +1290,17 @@ open_seq(struct btcore_tree_reader *r, const struct bt_id *root)
 
 	if ((r->chain = malloc(cap * sizeof(*r->chain))) == NULL ||
 	    (r->ends = malloc(BTCORE_TREE_SEQ_ENTRIES_MAX *
-	    sizeof(*r->ends))) == NULL ||
-	    (r->leaf = malloc(BTCORE_BLOCK_MAX)) == NULL)
+	    sizeof(*r->ends))) == NULL)
 		return BT_ENOMEM;
 	r->chain[0].id = *root;
 	for (;;) {
 		t.id = r->chain[r->nchain].id;
-		t.start = r->lv[0].n.start;
-		t.size = r->lv[0].n.size;
-		t.count = r->lv[0].n.count;
+		t.start = r->node.start;
+		t.size = r->node.size;
+		t.count = r->node.count;
 		r->chain[r->nchain++] = t;
 		r->leaves += t.count;
-		if (btcore_id_is_zero(&r->lv[0].n.prev))
+		if (btcore_id_is_zero(&r->node.prev))
 			break;
 		if (r->nchain >= BTCORE_TREE_SEQ_CHAIN_MAX)
 			return BT_ETOOBIG;
@@ -1041,16 +1311,16 @@ open_seq(struct btcore_tree_reader *r, const struct bt_id *root)
 			r->chain = nc;
 			cap *= 2;
 		}
-		prev = r->lv[0].n.prev;
+		prev = r->node.prev;
 		want = t.start;
 		r->chain[r->nchain].id = prev;
-		if ((rc = load_node(r, &r->lv[0], &prev)) != BT_OK)
+		if ((rc = load_node(r, &prev)) != BT_OK)
 			return rc == BT_EUNSUPPORTED ? BT_EFORMAT : rc;
-		if (r->lv[0].n.layout != BTCORE_TREE_SEQUENTIAL ||
-		    r->lv[0].n.size != want)
+		if (r->node.layout != BTCORE_TREE_SEQUENTIAL ||
+		    r->node.size != want)
 			return BT_EFORMAT;
 	}
-	/* oldest first; lv[0] holds the oldest */
+	/* oldest first */
 	for (i = 0; i < r->nchain / 2; i++) {
 		t = r->chain[i];
 		r->chain[i] = r->chain[r->nchain - 1 - i];
@@ -1058,22 +1328,9 @@ open_seq(struct btcore_tree_reader *r, const struct bt_id *root)
 	}
 	r->nodes = r->nchain;
 	r->depth = 1;
-	r->cur = (size_t)-1;
-	r->lv[0].valid = 0;
-	/* the oldest node is in lv[0] already: index it without a fetch */
-	{
-		struct rnode *rn = &r->lv[0];
-		uint64_t end = rn->n.start;
-		uint32_t e;
-
-		for (e = 0; e < rn->n.count; e++) {
-			end += btcore_get_be32_(rn->n.entries +
-			    (size_t)e * BTCORE_TREE_SEQ_ENTRY + BT_ID_LEN);
-			r->ends[e] = end;
-		}
-		r->cur = 0;
-		rn->valid = 1;
-	}
+	/* the oldest node is in r->node already: index it without a fetch */
+	seq_index(r);
+	r->cur = 0;
 	return BT_OK;
 }
 
@@ -1082,7 +1339,6 @@ btcore_tree_reader_open(struct btcore_tree_reader **out,
     const struct bt_id *root, const struct btcore_blockio *io)
 {
 	struct btcore_tree_reader *r = NULL;
-	struct rnode tmp;
 	int rc;
 
 	if (out == NULL)
@@ -1093,27 +1349,21 @@ btcore_tree_reader_open(struct btcore_tree_reader **out,
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return BT_ENOMEM;
 	r->io = *io;
-	if ((rc = load_node(r, &r->lv[0], root)) != BT_OK)
+	if ((rc = btcore_sha256_new(&r->sha)) != BT_OK ||
+	    (rc = load_node(r, root)) != BT_OK)
 		goto out;
-	r->layout = r->lv[0].n.layout;
-	r->size = r->lv[0].n.size;
+	r->layout = r->node.layout;
+	r->size = r->node.size;
 	if (r->layout == BTCORE_TREE_SEQUENTIAL) {
 		rc = open_seq(r, root);
 		goto out;
 	}
-	r->depth = r->lv[0].n.level;
-	r->leaf_size = r->lv[0].n.leaf_size;
-	r->fanout = r->lv[0].n.fanout;
-	if (r->depth > 1) {
-		tmp = r->lv[0];
-		r->lv[0] = r->lv[r->depth - 1];
-		r->lv[r->depth - 1] = tmp;
-	}
-	r->lv[r->depth - 1].first = 0;
-	r->lv[r->depth - 1].valid = 1;
+	r->depth = r->node.level;
+	r->leaf_size = r->node.leaf_size;
+	r->fanout = r->node.fanout;
+	r->slot_len = BTCORE_TREE_RND_HEADER + (size_t)r->fanout * BT_ID_LEN;
+	r->cache_max = cache_nodes(r, BTCORE_TREE_CACHE_DEFAULT);
 	reader_stats_rnd(r);
-	if ((r->leaf = malloc(r->leaf_size)) == NULL)
-		rc = BT_ENOMEM;
 out:
 	if (rc == BT_OK)
 		*out = r;
@@ -1123,12 +1373,42 @@ out:
 }
 
 int
+btcore_tree_reader_set_cache(struct btcore_tree_reader *r, size_t bytes)
+{
+	if (r == NULL)
+		return BT_EINVAL;
+	if (r->layout == BTCORE_TREE_RANDOM) {
+		r->cache_max = cache_nodes(r, bytes);
+		cache_trim(r, r->cache_max);
+	}
+	return BT_OK;
+}
+
+/* The held leaf that covers @p pos, made the more recent; or NULL. */
+static struct rleaf *
+leaf_find(struct btcore_tree_reader *r, uint64_t pos)
+{
+	struct rleaf *l;
+	unsigned i;
+
+	for (i = 0; i < 2; i++) {
+		l = &r->leaf[r->mru ^ i];
+		if (l->valid && pos >= l->off && pos - l->off < l->len) {
+			r->mru ^= i;
+			return l;
+		}
+	}
+	return NULL;
+}
+
+int
 btcore_tree_reader_read(struct btcore_tree_reader *r, void *buf, size_t len,
     size_t *n)
 {
-	uint8_t *out = buf;
+	uint8_t *out = buf, *dst;
 	uint64_t pos, off;
-	size_t done = 0, want, llen, k;
+	size_t done = 0, want, llen, k, got;
+	struct rleaf *l;
 	struct bt_id id;
 	int rc = BT_OK;
 
@@ -1139,11 +1419,9 @@ btcore_tree_reader_read(struct btcore_tree_reader *r, void *buf, size_t len,
 	pos = r->pos;
 	while (done < len && pos < r->size) {
 		want = (size_t)min_u64(len - done, r->size - pos);
-		if (r->leaf_valid && pos >= r->leaf_off &&
-		    pos - r->leaf_off < r->leaf_len) {
-			k = (size_t)min_u64(want,
-			    r->leaf_len - (pos - r->leaf_off));
-			memcpy(out + done, r->leaf + (pos - r->leaf_off), k);
+		if ((l = leaf_find(r, pos)) != NULL) {
+			k = (size_t)min_u64(want, l->len - (pos - l->off));
+			memcpy(out + done, l->buf + (pos - l->off), k);
 			done += k;
 			pos += k;
 			continue;
@@ -1156,19 +1434,24 @@ btcore_tree_reader_read(struct btcore_tree_reader *r, void *buf, size_t len,
 			goto out;
 		if (off == pos && want >= llen) {
 			/* a whole leaf into the caller's buffer: one copy */
-			if ((rc = fetch_exact(&r->io, &id, out + done,
-			    llen)) != BT_OK)
+			dst = out + done;
+			if ((rc = fetch_block(&r->io, r->sha, &id, llen, llen,
+			    &dst, NULL, &got)) != BT_OK)
 				goto out;
 			done += llen;
 			pos += llen;
 			continue;
 		}
-		r->leaf_valid = 0;
-		if ((rc = fetch_exact(&r->io, &id, r->leaf, llen)) != BT_OK)
+		/* into the less recent of the two held leaves */
+		r->mru ^= 1;
+		l = &r->leaf[r->mru];
+		l->valid = 0;
+		if ((rc = fetch_block(&r->io, r->sha, &id, llen, llen, &l->buf,
+		    &l->cap, &got)) != BT_OK)
 			goto out;
-		r->leaf_off = off;
-		r->leaf_len = llen;
-		r->leaf_valid = 1;
+		l->off = off;
+		l->len = llen;
+		l->valid = 1;
 	}
 out:
 	if (rc != BT_OK) {
@@ -1251,14 +1534,15 @@ btcore_tree_reader_stat(const struct btcore_tree_reader *r,
 void
 btcore_tree_reader_close(struct btcore_tree_reader *r)
 {
-	unsigned i;
-
 	if (r == NULL)
 		return;
-	for (i = 0; i < BTCORE_TREE_DEPTH_MAX; i++)
-		free(r->lv[i].buf);
+	cache_trim(r, 0);
+	free(r->tab);
+	free(r->nbuf);
 	free(r->chain);
 	free(r->ends);
-	free(r->leaf);
+	free(r->leaf[0].buf);
+	free(r->leaf[1].buf);
+	btcore_sha256_free(r->sha);
 	free(r);
 }

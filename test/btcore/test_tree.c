@@ -657,6 +657,402 @@ START_TEST(seek_reads_depth_blocks)
 }
 END_TEST
 
+/*
+ * The id of the node of a random-access tree that is reached from the
+ * root by taking entry @p which[i] at step i, for @p steps steps.
+ */
+static struct bt_id
+descend(struct btcore_memblocks *m, const struct bt_id *root,
+    const uint32_t *which, unsigned steps)
+{
+	struct btcore_tree_node n;
+	struct bt_id id = *root;
+	const void *data;
+	size_t len;
+	unsigned i;
+
+	for (i = 0; i < steps; i++) {
+		ck_assert_int_eq(btcore_memblocks_get(m, &id, &data, &len),
+		    BT_OK);
+		ck_assert_int_eq(btcore_tree_node_decode(&n, data, len), BT_OK);
+		ck_assert_int_eq(btcore_tree_node_entry(&n, which[i], &id,
+		    NULL), BT_OK);
+	}
+	return id;
+}
+
+/*
+ * Read @p want bytes at @p at and compare; returns the gets it took.
+ * Checked without ck_assert, which records every assertion that passes:
+ * these run by the thousand.
+ */
+static unsigned
+read_at(struct btcore_tree_reader *r, const struct cio *c,
+    const uint8_t *data, size_t len, uint64_t at, size_t want, uint8_t *buf)
+{
+	unsigned before = c != NULL ? c->gets : 0;
+	size_t n = 0, expect = want < len - at ? want : (size_t)(len - at);
+	int rs, rr;
+
+	rs = btcore_tree_reader_seek(r, (int64_t)at, BTCORE_SEEK_SET, NULL);
+	rr = btcore_tree_reader_read(r, buf, want, &n);
+	if (rs != BT_OK || rr != BT_OK || n != expect ||
+	    memcmp(buf, data + at, n) != 0 ||
+	    btcore_tree_reader_tell(r) != at + n ||
+	    (c != NULL && c->gets != c->releases))
+		ck_abort_msg("read of %zu at %llu: seek %d, read %d, %zu bytes",
+		    want, (unsigned long long)at, rs, rr, n);
+	return c != NULL ? c->gets - before : 0;
+}
+
+/* No byte of @p buf other than @p fill or 0: nothing unverified. */
+static int
+untouched(const uint8_t *buf, size_t len, uint8_t fill)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (buf[i] != fill && buf[i] != 0)
+			return 0;
+	return 1;
+}
+
+/* Once cached, the nodes are not fetched again; without the cache they
+ * are; the last two leaves are held. */
+START_TEST(node_cache_fetches)
+{
+	const size_t len = 2u << 20;	/* 4096 leaves, depth 6 */
+	struct btcore_tree_params deep = { 512, 4 };
+	struct btcore_memblocks *m;
+	struct btcore_blockio io;
+	struct btcore_tree_reader *r;
+	struct btcore_tree_stat st;
+	struct cio c;
+	struct bt_id root;
+	uint8_t *data = make_data(len, 31), buf[2048];
+	unsigned i, got, before;
+	uint64_t at;
+
+	rng_state = 4242;
+	ck_assert_int_eq(btcore_memblocks_new(&m), BT_OK);
+	cio_init(&c, m, &io);
+	root = build(BTCORE_TREE_RANDOM, &deep, &io, data, len, 0);
+	ck_assert_int_eq(btcore_tree_reader_open(&r, &root, &io), BT_OK);
+	ck_assert_int_eq(btcore_tree_reader_stat(r, &st), BT_OK);
+	ck_assert_uint_eq(st.depth, 6);
+	ck_assert_int_eq(btcore_tree_reader_set_cache(NULL, 0), BT_EINVAL);
+	/* a first pass of whole leaves fetches every block once */
+	before = c.gets;
+	for (at = 0, got = 0; at < len; at += 512) {
+		i = read_at(r, &c, data, len, at, 512, buf);
+		got = i > got ? i : got;
+	}
+	ck_assert_uint_le(got, 6);
+	ck_assert_uint_eq(c.gets - before, st.leaves + st.nodes - 1);
+	/* then random reads fetch only leaves: one per leaf touched */
+	for (i = 0; i < 1000; i++) {
+		at = rng() % (len - 600);
+		got = read_at(r, &c, data, len, at, 600, buf);
+		if (got < 1 || got > 600 / 512 + 2)
+			ck_abort_msg("%u gets for 600 bytes at %llu", got,
+			    (unsigned long long)at);
+	}
+	/* two leaves far apart, read in turn: held, no fetch at all */
+	ck_assert_uint_eq(read_at(r, &c, data, len, 1000, 10, buf), 1);
+	ck_assert_uint_eq(read_at(r, &c, data, len, len - 1000, 10, buf), 1);
+	for (i = 0; i < 14; i++) {
+		ck_assert_uint_eq(read_at(r, &c, data, len, 1000 + i, 10, buf),
+		    0);
+		ck_assert_uint_eq(read_at(r, &c, data, len, len - 1000 + i, 10,
+		    buf), 0);
+	}
+	/* a third leaf pushes out the less recent one */
+	ck_assert_uint_eq(read_at(r, &c, data, len, len / 2, 10, buf), 1);
+	ck_assert_uint_eq(read_at(r, &c, data, len, len - 1000, 10, buf), 0);
+	ck_assert_uint_eq(read_at(r, &c, data, len, 1000, 10, buf), 1);
+	/*
+	 * The least budget keeps 5 nodes (depth - 1).  Three leaves under
+	 * one level-5 node but different level-4 nodes, read in turn: each
+	 * read finds the shared level-5 node and fetches the 4 nodes below
+	 * it, which push out those of the leaf before, and the leaf (two
+	 * leaves are held, not three).
+	 */
+	ck_assert_int_eq(btcore_tree_reader_set_cache(r, 0), BT_OK);
+	for (i = 0; i < 30; i++) {
+		at = (i % 3) * 256 * 512 + 100 + i;
+		got = read_at(r, &c, data, len, at, 1, buf);
+		if (i >= 3)
+			ck_assert_uint_eq(got, 5);
+		ck_assert_uint_le(got, 6);
+	}
+	/* with a budget: once read, leaves only */
+	ck_assert_int_eq(btcore_tree_reader_set_cache(r, 100000), BT_OK);
+	for (i = 0; i < 30; i++) {
+		at = (i % 3) * 256 * 512 + 100 + i;
+		got = read_at(r, &c, data, len, at, 1, buf);
+		if (i >= 3)
+			ck_assert_uint_eq(got, 1);
+	}
+	/* and with none again, at random */
+	ck_assert_int_eq(btcore_tree_reader_set_cache(r, 0), BT_OK);
+	for (i = 0; i < 300; i++) {
+		at = rng() % len;
+		if (read_at(r, &c, data, len, at, 1, buf) > 6)
+			ck_abort_msg("more than a path for a byte at %llu",
+			    (unsigned long long)at);
+	}
+	/* a cache again: after one pass, leaves only */
+	ck_assert_int_eq(btcore_tree_reader_set_cache(r,
+	    BTCORE_TREE_CACHE_DEFAULT), BT_OK);
+	for (at = 0; at < len; at += 512)
+		(void)read_at(r, &c, data, len, at, 512, buf);
+	before = c.gets;
+	for (at = 0; at < len; at += 512)
+		if (read_at(r, &c, data, len, at, 512, buf) > 1)
+			ck_abort_msg("a node fetched at %llu",
+			    (unsigned long long)at);
+	/* all but the (at most two) leaves held from before */
+	ck_assert_uint_le(c.gets - before, st.leaves);
+	ck_assert_uint_ge(c.gets - before, st.leaves - 2);
+	btcore_tree_reader_close(r);
+	btcore_memblocks_free(m);
+	free(data);
+}
+END_TEST
+
+/*
+ * A budget that holds only some nodes: the least recently used go, the
+ * content stays right, and nodes that stay in use are not fetched again.
+ */
+START_TEST(node_cache_eviction)
+{
+	const size_t len = 1u << 20;	/* 2048 leaves, fanout 3: depth 7 */
+	struct btcore_tree_params deep = { 512, 3 };
+	static const size_t budgets[] = { 0, 1, 600, 2000, 6000, 20000,
+	    60000, (size_t)-1 };
+	struct btcore_memblocks *m;
+	struct btcore_blockio io;
+	struct btcore_tree_reader *r;
+	struct btcore_tree_stat st;
+	struct cio c;
+	struct bt_id root;
+	uint8_t *data = make_data(len, 32), buf[1600];
+	unsigned i, b, got, hot;
+	uint64_t at;
+
+	rng_state = 99;
+	ck_assert_int_eq(btcore_memblocks_new(&m), BT_OK);
+	cio_init(&c, m, &io);
+	root = build(BTCORE_TREE_RANDOM, &deep, &io, data, len, 0);
+	for (b = 0; b < sizeof(budgets) / sizeof(budgets[0]); b++) {
+		ck_assert_int_eq(btcore_tree_reader_open(&r, &root, &io),
+		    BT_OK);
+		ck_assert_int_eq(btcore_tree_reader_stat(r, &st), BT_OK);
+		ck_assert_uint_eq(st.depth, 7);
+		ck_assert_int_eq(btcore_tree_reader_set_cache(r, budgets[b]),
+		    BT_OK);
+		for (i = 0; i < 1500; i++) {
+			at = rng() % len;
+			got = read_at(r, &c, data, len, at,
+			    (size_t)(rng() % sizeof(buf)), buf);
+			/* at most the path below the root for each leaf */
+			if (got > 4 * 7)
+				ck_abort_msg("%u gets at %llu", got,
+				    (unsigned long long)at);
+		}
+		/* a small region read over and over: after the first time
+		 * its nodes stay (its path is the most recent), so each
+		 * read fetches only its leaves */
+		for (i = 0; i < 200; i++)
+			(void)read_at(r, &c, data, len, 300000 + (i % 7) * 1024,
+			    1024, buf);
+		for (i = 0; i < 200; i++) {
+			hot = read_at(r, &c, data, len,
+			    300000 + (i % 7) * 1024, 1024, buf);
+			if (budgets[b] >= 6000 && hot > 3)
+				ck_abort_msg("budget %zu: %u gets", budgets[b],
+				    hot);
+		}
+		/* lowering the budget keeps the reader right */
+		ck_assert_int_eq(btcore_tree_reader_set_cache(r, 0), BT_OK);
+		for (i = 0; i < 300; i++)
+			(void)read_at(r, &c, data, len, rng() % len, 700, buf);
+		btcore_tree_reader_close(r);
+	}
+	/* a sequential file has no node cache: the call changes nothing */
+	root = build(BTCORE_TREE_SEQUENTIAL, NULL, &io, data, len, 0);
+	ck_assert_int_eq(btcore_tree_reader_open(&r, &root, &io), BT_OK);
+	ck_assert_int_eq(btcore_tree_reader_set_cache(r, 0), BT_OK);
+	for (i = 0; i < 100; i++)
+		(void)read_at(r, &c, data, len, rng() % len, 1500, buf);
+	btcore_tree_reader_close(r);
+	btcore_memblocks_free(m);
+	free(data);
+}
+END_TEST
+
+/* Put back the original bytes of @p id (see tamper()). */
+static void
+restore(struct btcore_memblocks *m, const struct bt_id *id,
+    const uint8_t *orig, size_t len)
+{
+	ck_assert_int_eq(btcore_memblocks_remove(m, id), BT_OK);
+	ck_assert_int_eq(btcore_memblocks_put(m, id, orig, len), BT_OK);
+}
+
+/*
+ * A node tampered with in the store after the reader verified and cached
+ * it: the reader goes on serving the verified copy.  Fetched fresh (from
+ * a new reader, or after the cache dropped it), it is BT_ECORRUPT and no
+ * byte under it reaches the caller; a failed node is not cached.
+ */
+START_TEST(node_cache_tampered)
+{
+	const size_t len = 1u << 20;	/* 2048 leaves, depth 6 */
+	struct btcore_tree_params deep = { 512, 4 };
+	static const uint32_t first[5] = { 0, 0, 0, 0, 0 };
+	static const uint32_t last[5] = { 1, 3, 3, 3, 3 };
+	struct btcore_memblocks *m;
+	struct btcore_blockio io;
+	struct btcore_tree_reader *r, *r2;
+	struct bt_id root, lv1, lv3, lv1b;
+	const void *p;
+	uint8_t *data = make_data(len, 33), buf[3000], *orig1, *orig3;
+	size_t n, l1, l3;
+	uint64_t at;
+
+	rng_state = 5;
+	ck_assert_int_eq(btcore_memblocks_new(&m), BT_OK);
+	btcore_memblocks_blockio(m, &io);
+	root = build(BTCORE_TREE_RANDOM, &deep, &io, data, len, 0);
+	/* the level-1 and level-3 nodes above the first leaf, and the
+	 * level-1 node above the last leaf */
+	lv1 = descend(m, &root, first, 5);
+	lv3 = descend(m, &root, first, 3);
+	lv1b = descend(m, &root, last, 5);
+	ck_assert_int_eq(btcore_memblocks_get(m, &lv1, &p, &l1), BT_OK);
+	ck_assert_ptr_nonnull(orig1 = malloc(l1));
+	memcpy(orig1, p, l1);
+	ck_assert_int_eq(btcore_memblocks_get(m, &lv3, &p, &l3), BT_OK);
+	ck_assert_ptr_nonnull(orig3 = malloc(l3));
+	memcpy(orig3, p, l3);
+
+	ck_assert_int_eq(btcore_tree_reader_open(&r, &root, &io), BT_OK);
+	(void)read_at(r, NULL, data, len, 0, 10, buf);
+	(void)read_at(r, NULL, data, len, len - 10, 10, buf);
+	tamper(m, &lv1, 50);
+	tamper(m, &lv3, 33);
+	tamper(m, &lv1b, 40);
+	/* cached: the verified copies serve every leaf below them */
+	for (at = 0; at < 4 * 512 * 4 * 4; at += 1000)
+		(void)read_at(r, NULL, data, len, at, 1200, buf);
+	for (at = len - 4 * 512; at < len; at += 100)
+		(void)read_at(r, NULL, data, len, at, 3000, buf);
+	/* fresh: corrupt, nothing returned, the position stays */
+	ck_assert_int_eq(btcore_tree_reader_open(&r2, &root, &io), BT_OK);
+	memset(buf, 0x5a, sizeof(buf));
+	ck_assert_int_eq(btcore_tree_reader_read(r2, buf, sizeof(buf), &n),
+	    BT_ECORRUPT);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_uint_eq(btcore_tree_reader_tell(r2), 0);
+	ck_assert(untouched(buf, sizeof(buf), 0x5a));
+	/* not cached after failing: corrupt again, then right once the
+	 * store has the real bytes back */
+	ck_assert_int_eq(btcore_tree_reader_read(r2, buf, 1, &n),
+	    BT_ECORRUPT);
+	restore(m, &lv3, orig3, l3);
+	ck_assert_int_eq(btcore_tree_reader_read(r2, buf, 1, &n),
+	    BT_ECORRUPT);	/* lv1 below it is still tampered */
+	restore(m, &lv1, orig1, l1);
+	(void)read_at(r2, NULL, data, len, 0, 1000, buf);
+	/* a read that ends in a corrupt subtree returns nothing */
+	ck_assert_int_eq(btcore_tree_reader_seek(r2, -(int64_t)(4 * 512) - 5,
+	    BTCORE_SEEK_END, NULL), BT_OK);
+	memset(buf, 0x5a, sizeof(buf));
+	ck_assert_int_eq(btcore_tree_reader_read(r2, buf, 10, &n),
+	    BT_ECORRUPT);
+	ck_assert_uint_eq(n, 0);
+	ck_assert(untouched(buf, sizeof(buf), 0x5a));
+	ck_assert_uint_eq(btcore_tree_reader_tell(r2), len - 4 * 512 - 5);
+	(void)read_at(r2, NULL, data, len, len - 4 * 512 - 5, 5, buf);
+	btcore_tree_reader_close(r2);
+	/* the first reader, once its cache lets the node go, fetches it
+	 * fresh and finds it corrupt: with the least budget it keeps five
+	 * nodes, those last used, here for reads in the middle */
+	(void)read_at(r, NULL, data, len, 0, 10, buf);
+	ck_assert_int_eq(btcore_tree_reader_set_cache(r, 0), BT_OK);
+	(void)read_at(r, NULL, data, len, len / 2, 10, buf);
+	(void)read_at(r, NULL, data, len, len / 4, 10, buf);
+	ck_assert_int_eq(btcore_tree_reader_seek(r, -600, BTCORE_SEEK_END,
+	    NULL), BT_OK);
+	ck_assert_int_eq(btcore_tree_reader_read(r, buf, 1, &n), BT_ECORRUPT);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_uint_eq(btcore_tree_reader_tell(r), len - 600);
+	(void)read_at(r, NULL, data, len, 0, 10, buf);
+	btcore_tree_reader_close(r);
+	btcore_memblocks_free(m);
+	free(orig1);
+	free(orig3);
+	free(data);
+}
+END_TEST
+
+/*
+ * Reads starting at every offset near leaf boundaries, of lengths around
+ * one and two leaves, from a reader that holds the leaves around and from
+ * a fresh one; both layouts.
+ */
+START_TEST(reads_across_leaf_boundaries)
+{
+	const size_t len = 40 * 512 + 100;
+	static const size_t lens[] = { 1, 2, 3, 17, 511, 512, 513, 1023, 1024,
+	    1025, 1536, 1537, 2000 };
+	static const uint64_t bounds[] = { 512, 1024, 3 * 512, 9 * 512,
+	    27 * 512, 39 * 512, 40 * 512 };
+	struct btcore_tree_params small = { 512, 3 };
+	struct btcore_tree_params seq = { 512, 0 };
+	struct btcore_memblocks *m;
+	struct btcore_blockio io;
+	struct btcore_tree_reader *r, *fresh;
+	struct bt_id root;
+	uint8_t *data = make_data(len, 34), buf[2100];
+	unsigned b, k, layout;
+	int d;
+	uint64_t at;
+
+	ck_assert_int_eq(btcore_memblocks_new(&m), BT_OK);
+	btcore_memblocks_blockio(m, &io);
+	for (layout = BTCORE_TREE_SEQUENTIAL; layout <= BTCORE_TREE_RANDOM;
+	    layout++) {
+		root = build((int)layout, layout == BTCORE_TREE_RANDOM ?
+		    &small : &seq, &io, data, len, 700);
+		ck_assert_int_eq(btcore_tree_reader_open(&r, &root, &io),
+		    BT_OK);
+		for (b = 0; b < sizeof(bounds) / sizeof(bounds[0]); b++) {
+			for (d = -24; d <= 24; d++) {
+				at = bounds[b] + (uint64_t)(int64_t)d;
+				if (at > len)
+					continue;
+				for (k = 0; k < sizeof(lens) / sizeof(lens[0]);
+				    k++) {
+					(void)read_at(r, NULL, data, len, at,
+					    lens[k], buf);
+					if (btcore_tree_reader_open(&fresh,
+					    &root, &io) != BT_OK)
+						ck_abort_msg("open");
+					(void)read_at(fresh, NULL, data, len,
+					    at, lens[k], buf);
+					btcore_tree_reader_close(fresh);
+				}
+			}
+		}
+		btcore_tree_reader_close(r);
+	}
+	btcore_memblocks_free(m);
+	free(data);
+}
+END_TEST
+
 START_TEST(seek_bounds)
 {
 	struct btcore_memblocks *m;
@@ -969,6 +1365,10 @@ suite_tree(void)
 	tcase_add_test(tc, tampered_and_missing_blocks);
 	tcase_add_test(tc, wrong_shape_under_right_id);
 	tcase_add_test(tc, seek_reads_depth_blocks);
+	tcase_add_test(tc, node_cache_fetches);
+	tcase_add_test(tc, node_cache_eviction);
+	tcase_add_test(tc, node_cache_tampered);
+	tcase_add_test(tc, reads_across_leaf_boundaries);
 	tcase_add_test(tc, seek_bounds);
 	tcase_add_test(tc, builder_fails_and_stays_failed);
 	suite_add_tcase(s, tc);

@@ -288,12 +288,27 @@ BT_EXPORT BT_WUR int btcore_tree_reader_open(struct btcore_tree_reader **out,
     const struct bt_id *root, const struct btcore_blockio *io);
 
 /**
+ * Bytes of verified interior nodes a reader of a random-access file keeps
+ * at most, unless btcore_tree_reader_set_cache() says otherwise: 16 MiB,
+ * taken only as nodes are read.  That holds every node of a 1.5 GiB file
+ * with 4080-byte leaves and fanout 126 (a node of 4 KiB per 502 KiB of
+ * file), or of a 30 GiB file with the default leaf size and fanout.
+ */
+#define BTCORE_TREE_CACHE_DEFAULT	((size_t)16 << 20)
+
+/**
  * Read up to @p len bytes at the current position into @p buf and advance
  * by the count read.  Stops early only at the end of the file; @p *n is 0
  * at the end.  Every byte returned comes from a block verified against its
- * id; the reader keeps the last leaf and the nodes of the current path, so
- * streaming or nearby reads fetch each block once, and a seek fetches at
- * most one block per level.
+ * id: each block is copied out of the store and the copy hashed (in one
+ * pass) before any of its bytes is used.  The reader keeps the last two
+ * leaves it read and, for a random-access file, the root and a cache of
+ * verified interior nodes (btcore_tree_reader_set_cache()), so streaming
+ * or nearby reads fetch each block once, a seek fetches at most one block
+ * per level, and once the nodes above a part of the file are cached a
+ * read there fetches and hashes only leaves.  A node served from the
+ * cache is not fetched again: it was verified against the id its parent
+ * names when it was fetched, and blocks never change.
  *
  * @param buf	out: @p len bytes.
  * @param n	out: bytes read; 0 on failure.
@@ -342,6 +357,28 @@ struct btcore_tree_stat {
  */
 BT_EXPORT BT_WUR int btcore_tree_reader_stat(const struct btcore_tree_reader *r,
     struct btcore_tree_stat *st);
+
+/**
+ * Set the memory budget of @p r's node cache.  For a random-access file
+ * the reader keeps, besides its root and its two leaves, up to @p bytes
+ * of verified interior nodes, the least recently used dropped first; the
+ * count includes the reader's bookkeeping (under 200 bytes per node on top
+ * of the node's 32 + 32 * fanout bytes).  It keeps at least depth - 1
+ * nodes, one path below the root, even when @p bytes is less; a read
+ * then fetches at most one node per level, as without a cache.  Nodes are
+ * looked up from the leaves up, so a cached node stands in for all those
+ * above it.  A smaller budget frees the nodes beyond it at once;
+ * memory is taken only as nodes are read.  For a sequential file, which
+ * holds one index node at a time, this has no effect.  The default is
+ * BTCORE_TREE_CACHE_DEFAULT.  Fetches nothing.
+ *
+ * @param r	the reader.
+ * @param bytes	the budget; 0 keeps only one path below the root.
+ * @return	BT_OK; BT_EINVAL for a NULL @p r.
+ * @since 0.1
+ */
+BT_EXPORT BT_WUR int btcore_tree_reader_set_cache(struct btcore_tree_reader *r,
+    size_t bytes);
 
 /** Close @p r; NULL is a no-op.  @since 0.1 */
 BT_EXPORT void btcore_tree_reader_close(struct btcore_tree_reader *r);
