@@ -2,8 +2,9 @@
  * bt - the command-line client of a BlockTree node (bt(1)).
  *
  * Talks to the local node over its API socket with libbtapi: files
- * (put, get, cat, ls, mkdir, rm, mv), peers and status.  Exit codes are
- * listed in EXIT_* below and in bt(1).
+ * (put, get, cat, ls, mkdir, rm, mv), peers, friends (invite, accept),
+ * feeds, records, programs and status.  Exit codes are listed in EXIT_*
+ * below and in bt(1).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -109,6 +110,14 @@ fail(const char *what, int rc)
 	case BT_ENOSPC:
 		say("%s: the node's storage is full", what);
 		return EXIT_ERR;
+	case BTAPI_EOFFLINE:
+		say("%s: the node runs without network (start btnode with "
+		    "listen addresses)", what);
+		return EXIT_ERR;
+	case BT_EVERIFY:
+		say("%s: the signature does not verify (damaged or forged)",
+		    what);
+		return EXIT_DENIED;
 	case BT_ECLOSED:
 	case BT_EIO:
 		say("%s: lost the connection to the node at %s (%s)", what,
@@ -668,86 +677,601 @@ cmd_status(struct btapi *c)
 	return EXIT_OK;
 }
 
-/* peers has no blocking call: one request on a private loop */
-struct peersctx {
-	struct event_base *base;
-	int rc;
-	int done;
-};
+/* ---- peers and friends ------------------------------------------------------ */
 
 static void
-peers_open_cb(void *arg, int err)
+peers_cb(void *arg, int err, const struct btapi_peer *p, size_t n, int online)
 {
-	struct peersctx *p = arg;
-
-	if (err != BT_OK) {
-		p->rc = err;
-		p->done = 1;
-		event_base_loopbreak(p->base);
-	}
-}
-
-static void
-peers_cb(void *arg, int err, const struct bt_id *ids, size_t n, int online)
-{
-	struct peersctx *p = arg;
 	char hex[65];
 	size_t i;
 
-	p->rc = err;
-	p->done = 1;
-	if (err == BT_OK) {
-		if (opt_json) {
-			printf("{\"online\": %s, \"peers\": [",
-			    online ? "true" : "false");
-			for (i = 0; i < n; i++)
-				printf("%s\"%s\"", i > 0 ? ", " : "",
-				    btcore_id_to_hex(&ids[i], hex));
-			printf("]}\n");
-		} else {
-			if (!online)
-				fprintf(stderr, "bt: the node is offline\n");
-			for (i = 0; i < n; i++)
-				printf("%s\n", btcore_id_to_hex(&ids[i], hex));
+	(void)arg;
+	(void)err;
+	if (opt_json) {
+		printf("{\"online\": %s, \"peers\": [", online ? "true" :
+		    "false");
+		for (i = 0; i < n; i++) {
+			printf("%s{\"node\": \"%s\", \"addr\": ", i > 0 ?
+			    ", " : "", btcore_id_to_hex(&p[i].node, hex));
+			json_str(stdout, p[i].addr);
+			printf("}");
 		}
+		printf("]}\n");
+		return;
 	}
-	event_base_loopbreak(p->base);
+	if (!online)
+		fprintf(stderr, "bt: the node is offline\n");
+	for (i = 0; i < n; i++)
+		printf("%s  %s\n", btcore_id_to_hex(&p[i].node, hex),
+		    p[i].addr[0] != '\0' ? p[i].addr : "-");
 }
 
 static int
-cmd_peers(void)
+cmd_peers(struct btapi *c)
 {
-	struct peersctx p = { NULL, BT_OK, 0 };
-	struct btapi *c = NULL;
-	struct timeval tv = { 10, 0 };
+	int rc;
+
+	if ((rc = btapi_peer_list_sync(c, peers_cb, NULL)) != BT_OK)
+		return fail("peers", rc);
+	return EXIT_OK;
+}
+
+/* Read a whole small file (or stdin for "-") into @p buf. */
+static int
+read_small(const char *path, uint8_t *buf, size_t cap, size_t *len)
+{
+	int fd, e;
+	ssize_t n;
+
+	*len = 0;
+	fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY);
+	if (fd < 0) {
+		say("%s: %s", path, errtext(errno));
+		return errno == ENOENT ? EXIT_NOTFOUND : EXIT_ERR;
+	}
+	for (;;) {
+		n = read(fd, buf + *len, cap - *len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		*len += (size_t)n;
+		if (*len == cap) {
+			say("%s: larger than %zu bytes", path, cap - 1);
+			n = -2;
+			break;
+		}
+	}
+	e = errno;
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (n == -1) {
+		say("%s: %s", path, errtext(e));
+		return EXIT_ERR;
+	}
+	return n == -2 ? EXIT_ERR : EXIT_OK;
+}
+
+static int
+cmd_invite(struct btapi *c, int argc, char **argv)
+{
+	uint8_t file[1024];
+	size_t len;
+	const char *out = NULL;
+	int fd, rc, ex = EXIT_OK;
+
+	if (argc == 2 && strcmp(argv[0], "-o") == 0)
+		out = argv[1];
+	else if (argc != 0) {
+		say("usage: bt invite [-o <file>]");
+		return EXIT_USAGE;
+	}
+	if ((rc = btapi_friend_invite_sync(c, file, sizeof(file), &len)) !=
+	    BT_OK)
+		return fail("invite", rc);
+	if (out == NULL && isatty(STDOUT_FILENO)) {
+		say("invite: the peer file is binary: write it with -o <file> "
+		    "or redirect the output");
+		return EXIT_USAGE;
+	}
+	fd = out == NULL ? STDOUT_FILENO :
+	    open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0) {
+		say("%s: %s", out, errtext(errno));
+		return EXIT_ERR;
+	}
+	if (write_all(fd, file, len) != 0) {
+		say("%s: %s", out != NULL ? out : "stdout", errtext(errno));
+		ex = EXIT_ERR;
+	}
+	if (out != NULL && close(fd) != 0 && ex == EXIT_OK) {
+		say("%s: %s", out, errtext(errno));
+		ex = EXIT_ERR;
+	}
+	return ex;
+}
+
+static int
+cmd_accept(struct btapi *c, int argc, char **argv)
+{
+	uint8_t file[1025];
+	struct bt_id id;
+	char hex[65];
+	size_t len;
 	int rc, ex;
 
-	if ((p.base = event_base_new()) == NULL) {
+	if (argc != 1) {
+		say("usage: bt accept <peer-file|->");
+		return EXIT_USAGE;
+	}
+	if ((ex = read_small(argv[0], file, sizeof(file), &len)) != EXIT_OK)
+		return ex;
+	if (len == 0) {
+		say("%s: empty", argv[0]);
+		return EXIT_ERR;
+	}
+	rc = btapi_friend_accept_sync(c, file, len, &id);
+	if (rc == BT_EFORMAT || rc == BT_ETRUNC) {
+		say("%s: not a peer file", argv[0]);
+		return EXIT_ERR;
+	}
+	if (rc != BT_OK)
+		return fail(argv[0], rc);
+	btcore_id_to_hex(&id, hex);
+	if (opt_json)
+		printf("{\"node\": \"%s\"}\n", hex);
+	else
+		printf("%s\n", hex);
+	return EXIT_OK;
+}
+
+static void
+friends_cb(void *arg, int err, const struct btapi_friend *f, size_t n)
+{
+	char hex[65];
+	size_t i, j;
+
+	(void)arg;
+	(void)err;
+	if (opt_json)
+		printf("[");
+	for (i = 0; i < n; i++) {
+		btcore_id_to_hex(&f[i].node, hex);
+		if (opt_json) {
+			printf("%s{\"node\": \"%s\", \"connected\": %s, "
+			    "\"addrs\": [", i > 0 ? ", " : "", hex,
+			    f[i].connected ? "true" : "false");
+			for (j = 0; j < f[i].naddrs; j++) {
+				if (j > 0)
+					printf(", ");
+				json_str(stdout, f[i].addrs[j]);
+			}
+			printf("]}");
+			continue;
+		}
+		printf("%s  %-9s", hex, f[i].connected ? "connected" :
+		    "away");
+		for (j = 0; j < f[i].naddrs; j++)
+			printf(" %s", f[i].addrs[j]);
+		printf("\n");
+	}
+	if (opt_json)
+		printf("]\n");
+}
+
+static int
+parse_id(const char *s, struct bt_id *id)
+{
+	if (strlen(s) != 64 || btcore_id_from_hex(id, s) != BT_OK) {
+		say("%s: not a node or key id (64 hex digits)", s);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+static int
+cmd_friends(struct btapi *c, int argc, char **argv)
+{
+	struct bt_id id;
+	int rc, ex;
+
+	if (argc == 2 && strcmp(argv[0], "rm") == 0) {
+		if ((ex = parse_id(argv[1], &id)) != EXIT_OK)
+			return ex;
+		if ((rc = btapi_friend_remove_sync(c, &id)) != BT_OK)
+			return fail(argv[1], rc);
+		return EXIT_OK;
+	}
+	if (argc != 0) {
+		say("usage: bt friends [rm <node>]");
+		return EXIT_USAGE;
+	}
+	if ((rc = btapi_friend_list_sync(c, friends_cb, NULL)) != BT_OK)
+		return fail("friends", rc);
+	return EXIT_OK;
+}
+
+/* ---- feeds ------------------------------------------------------------------ */
+
+static int
+parse_feed(const char *s, struct bt_pubkey *k)
+{
+	struct bt_id id;
+	int ex;
+
+	if ((ex = parse_id(s, &id)) == EXIT_OK)
+		memcpy(k->b, id.b, 32);
+	return ex;
+}
+
+static int
+parse_count(const char *s, uint64_t *v)
+{
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' ||
+	    n > INT64_MAX) {
+		say("%s: not a count", s);
+		return EXIT_USAGE;
+	}
+	*v = n;
+	return EXIT_OK;
+}
+
+static void
+print_info(const struct btapi_feed_info *fi, int first)
+{
+	char hex[65];
+	struct bt_id id;
+
+	memcpy(id.b, fi->feed.b, 32);
+	btcore_id_to_hex(&id, hex);
+	if (opt_json) {
+		printf("{\"feed\": \"%s\", \"length\": %" PRIu64 ", \"held\": "
+		    "%" PRIu64 ", \"owned\": %s, \"forked\": %s", hex,
+		    fi->length, fi->held, fi->owned ? "true" : "false",
+		    fi->forked ? "true" : "false");
+		if (first)
+			printf(", \"first\": %" PRIu64, fi->first);
+		printf("}\n");
+	} else if (first) {
+		printf("%" PRIu64 "\n", fi->first);
+	} else {
+		printf("feed    %s\nlength  %" PRIu64 "\nheld    %" PRIu64
+		    "\n%s%s", hex, fi->length, fi->held, fi->owned ?
+		    "owned   yes\n" : "owned   no\n", fi->forked ?
+		    "forked  yes\n" : "");
+	}
+}
+
+/* Print an entry: the payload and a newline (JSON: one object a line). */
+static void
+print_entry_data(uint64_t index, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	size_t i;
+
+	if (opt_json) {
+		printf("{\"index\": %" PRIu64 ", \"data\": \"", index);
+		for (i = 0; i < len; i++) {
+			if (p[i] == '"' || p[i] == '\\')
+				printf("\\%c", p[i]);
+			else if (p[i] < 0x20 || p[i] >= 0x7f)
+				printf("\\u%04x", p[i]);
+			else
+				putchar(p[i]);
+		}
+		printf("\"}\n");
+	} else {
+		fwrite(data, 1, len, stdout);
+		putchar('\n');
+	}
+}
+
+static void
+follow_fn(void *arg, int64_t follow, uint64_t index, const void *data,
+    size_t len)
+{
+	(void)arg;
+	(void)follow;
+	print_entry_data(index, data, len);
+	fflush(stdout);
+}
+
+/* Append each argument, or each line of stdin, as one entry. */
+static int
+feed_append(struct btapi *c, int argc, char **argv)
+{
+	struct btapi_item items[256];
+	struct btapi_feed_info fi;
+	char *line = NULL;
+	char *lines[256];
+	size_t cap = 0, n = 0, i;
+	ssize_t got;
+	int rc, ex = EXIT_OK, any = 0;
+	uint64_t first = 0;
+
+	if (argc > 256) {
+		say("feed append: at most 256 entries per command");
+		return EXIT_USAGE;
+	}
+	if (argc > 0 && strcmp(argv[0], "-") != 0) {
+		for (i = 0; i < (size_t)argc; i++) {
+			items[i].data = argv[i];
+			items[i].len = strlen(argv[i]);
+		}
+		if ((rc = btapi_feed_append_sync(c, items, (size_t)argc,
+		    &fi)) != BT_OK)
+			return fail("feed append", rc);
+		print_info(&fi, 1);
+		return EXIT_OK;
+	}
+	for (;;) {
+		got = getline(&line, &cap, stdin);
+		if (got > 0) {
+			if (line[got - 1] == '\n')
+				line[--got] = '\0';
+			if ((lines[n] = strdup(line)) == NULL) {
+				say("out of memory");
+				ex = EXIT_ERR;
+				break;
+			}
+			items[n].data = lines[n];
+			items[n].len = (size_t)got;
+			n++;
+		}
+		if (n == 256 || (got < 0 && n > 0)) {
+			rc = btapi_feed_append_sync(c, items, n, &fi);
+			for (i = 0; i < n; i++)
+				free(lines[i]);
+			n = 0;
+			if (rc != BT_OK) {
+				ex = fail("feed append", rc);
+				break;
+			}
+			if (!any)
+				first = fi.first;
+			any = 1;
+		}
+		if (got < 0)
+			break;
+	}
+	for (i = 0; i < n; i++)
+		free(lines[i]);
+	free(line);
+	if (ex == EXIT_OK && any) {
+		fi.first = first;
+		print_info(&fi, 1);
+	}
+	return ex;
+}
+
+static int
+cmd_feed(struct btapi *c, int argc, char **argv)
+{
+	struct btapi_feed_info fi;
+	struct bt_pubkey k, *feed = NULL;
+	uint64_t from = 0, i;
+	uint8_t *buf = NULL;
+	size_t len;
+	int64_t follow;
+	const char *sub;
+	int rc, ex, a;
+
+	if (argc < 1)
+		goto usage;
+	sub = argv[0];
+	if (strcmp(sub, "create") == 0) {
+		if (argc != 1)
+			goto usage;
+		if ((rc = btapi_feed_create_sync(c, &fi)) != BT_OK)
+			return fail("feed create", rc);
+		print_info(&fi, 0);
+		return EXIT_OK;
+	}
+	if (strcmp(sub, "append") == 0)
+		return feed_append(c, argc - 1, argv + 1);
+	for (a = 1; a < argc; a++) {
+		if (strcmp(argv[a], "-n") == 0 && a + 1 < argc &&
+		    strcmp(sub, "head") != 0) {
+			if ((ex = parse_count(argv[++a], &from)) != EXIT_OK)
+				return ex;
+		} else if (feed == NULL && argv[a][0] != '-') {
+			if ((ex = parse_feed(argv[a], &k)) != EXIT_OK)
+				return ex;
+			feed = &k;
+		} else {
+			goto usage;
+		}
+	}
+	if (strcmp(sub, "head") == 0) {
+		if ((rc = btapi_feed_head_sync(c, feed, &fi)) != BT_OK)
+			return fail("feed", rc);
+		print_info(&fi, 0);
+		return EXIT_OK;
+	}
+	if (strcmp(sub, "follow") == 0) {
+		if ((rc = btapi_feed_follow_sync(c, feed, from, follow_fn, NULL,
+		    &follow)) != BT_OK)
+			return fail("feed", rc);
+		rc = btapi_run_sync(c, 0);
+		return fail("feed follow", rc);
+	}
+	if (strcmp(sub, "cat") != 0)
+		goto usage;
+	if ((rc = btapi_feed_head_sync(c, feed, &fi)) != BT_OK)
+		return fail("feed", rc);
+	if ((buf = malloc(BTAPI_IO_MAX)) == NULL) {
 		say("out of memory");
 		return EXIT_ERR;
 	}
-	rc = btapi_open(&c, p.base, sock_path, NULL, 0, peers_open_cb, &p);
-	if (rc != BT_OK) {
-		event_base_free(p.base);
-		if (rc == BT_EIO || rc == BT_ERANGE) {
-			say("cannot reach the node at %s: is btnode running? "
-			    "(start it with: btnode)", sock_path);
-			return EXIT_UNREACH;
+	ex = EXIT_OK;
+	for (i = from; i < fi.length; i++) {
+		rc = btapi_feed_get_sync(c, feed, i, buf, BTAPI_IO_MAX, &len);
+		if (rc == BT_ENOTFOUND && !fi.owned)
+			continue;	/* not held here */
+		if (rc != BT_OK) {
+			ex = fail("feed cat", rc);
+			break;
 		}
-		return fail("peers", rc);
+		print_entry_data(i, buf, len);
 	}
-	if ((rc = btapi_peers(c, peers_cb, &p)) != BT_OK) {
-		btapi_close(c);
-		event_base_free(p.base);
-		return fail("peers", rc);
-	}
-	event_base_loopexit(p.base, &tv);
-	event_base_dispatch(p.base);
-	ex = !p.done ? fail("peers", BT_ETIMEDOUT) :
-	    p.rc != BT_OK ? fail("peers", p.rc) : EXIT_OK;
-	btapi_close(c);
-	event_base_free(p.base);
+	free(buf);
 	return ex;
+usage:
+	say("usage: bt feed create | append [<text>...|-] | head [<feed>] | "
+	    "cat [-n <from>] [<feed>] | follow [-n <from>] [<feed>]");
+	return EXIT_USAGE;
+}
+
+/* ---- records and programs ----------------------------------------------------- */
+
+static int
+cmd_record(struct btapi *c, int argc, char **argv)
+{
+	uint8_t val[16 * 1024 + 1];
+	struct bt_pubkey k, *pub = NULL;
+	uint64_t seq;
+	size_t len;
+	int rc, ex;
+
+	if (argc == 3 && strcmp(argv[0], "set") == 0) {
+		if (strcmp(argv[2], "-") == 0) {
+			if ((ex = read_small("-", val, sizeof(val), &len)) !=
+			    EXIT_OK)
+				return ex;
+		} else {
+			len = strlen(argv[2]);
+			if (len > sizeof(val) - 1) {
+				say("record set: a value is at most 16 KiB");
+				return EXIT_USAGE;
+			}
+			memcpy(val, argv[2], len);
+		}
+		if (strlen(argv[1]) == 0 || strlen(argv[1]) > 64) {
+			say("record set: a key is 1 to 64 bytes");
+			return EXIT_USAGE;
+		}
+		rc = btapi_record_set_sync(c, argv[1], strlen(argv[1]), val,
+		    len, &seq);
+		if (rc == BT_EPERM) {
+			say("%s: a key the node uses itself; pick another",
+			    argv[1]);
+			return EXIT_DENIED;
+		}
+		if (rc != BT_OK)
+			return fail(argv[1], rc);
+		if (opt_json)
+			printf("{\"seq\": %" PRIu64 "}\n", seq);
+		return EXIT_OK;
+	}
+	if (argc >= 2 && strcmp(argv[0], "get") == 0) {
+		if (argc == 4 && strcmp(argv[1], "-k") == 0) {
+			if ((ex = parse_feed(argv[2], &k)) != EXIT_OK)
+				return ex;
+			pub = &k;
+		} else if (argc != 2) {
+			goto usage;
+		}
+		if (strlen(argv[argc - 1]) == 0 ||
+		    strlen(argv[argc - 1]) > 64) {
+			say("record get: a key is 1 to 64 bytes");
+			return EXIT_USAGE;
+		}
+		rc = btapi_record_get_sync(c, pub, argv[argc - 1],
+		    strlen(argv[argc - 1]), val, sizeof(val), &len, &seq);
+		if (rc != BT_OK)
+			return fail(argv[argc - 1], rc);
+		if (opt_json) {
+			printf("{\"seq\": %" PRIu64 ", \"value\": ", seq);
+			val[len] = '\0';
+			json_str(stdout, (const char *)val);
+			printf("}\n");
+		} else {
+			fwrite(val, 1, len, stdout);
+			if (isatty(STDOUT_FILENO))
+				putchar('\n');
+		}
+		return EXIT_OK;
+	}
+usage:
+	say("usage: bt record set <key> <value|-> | get [-k <pubkey>] <key>");
+	return EXIT_USAGE;
+}
+
+static void
+programs_cb(void *arg, int err, const struct btapi_program *p, size_t n)
+{
+	size_t i;
+
+	(void)arg;
+	(void)err;
+	if (opt_json)
+		printf("[");
+	for (i = 0; i < n; i++) {
+		if (opt_json) {
+			printf("%s{\"name\": ", i > 0 ? ", " : "");
+			json_str(stdout, p[i].name);
+			printf(", \"version\": ");
+			json_str(stdout, p[i].version);
+			printf(", \"scopes\": %" PRIu32 ", \"routes\": %" PRIu32
+			    ", \"grants\": %" PRIu32 "}", p[i].scopes,
+			    p[i].routes, p[i].grants);
+		} else {
+			printf("%-24s %-12s scopes %" PRIu32 " routes %" PRIu32
+			    " grants %" PRIu32 "\n", p[i].name, p[i].version,
+			    p[i].scopes, p[i].routes, p[i].grants);
+		}
+	}
+	if (opt_json)
+		printf("]\n");
+}
+
+static int
+cmd_program(struct btapi *c, int argc, char **argv)
+{
+	uint8_t *m = NULL;
+	size_t len;
+	int rc, ex;
+
+	if (argc == 2 && strcmp(argv[0], "install") == 0) {
+		if ((m = malloc(65537)) == NULL) {
+			say("out of memory");
+			return EXIT_ERR;
+		}
+		ex = read_small(argv[1], m, 65537, &len);
+		if (ex == EXIT_OK) {
+			rc = btapi_program_install_sync(c, m, len);
+			if (rc == BTAPI_EDENIED) {
+				say("%s: not signed by the node owner's key",
+				    argv[1]);
+				ex = EXIT_DENIED;
+			} else if (rc == BT_EFORMAT || rc == BT_ETRUNC) {
+				say("%s: not a program manifest", argv[1]);
+				ex = EXIT_ERR;
+			} else if (rc != BT_OK) {
+				ex = fail(argv[1], rc);
+			}
+		}
+		free(m);
+		return ex;
+	}
+	if (argc == 1 && strcmp(argv[0], "list") == 0) {
+		if ((rc = btapi_program_list_sync(c, programs_cb, NULL)) !=
+		    BT_OK)
+			return fail("program list", rc);
+		return EXIT_OK;
+	}
+	if (argc == 2 && strcmp(argv[0], "remove") == 0) {
+		if ((rc = btapi_program_remove_sync(c, argv[1])) != BT_OK)
+			return fail(argv[1], rc);
+		return EXIT_OK;
+	}
+	say("usage: bt program install <manifest> | list | remove <name>");
+	return EXIT_USAGE;
 }
 
 static void
@@ -763,7 +1287,21 @@ usage(FILE *f)
 	    "  mkdir [-p] <path>...          make directories\n"
 	    "  rm [-r] <path>...             remove files or directories\n"
 	    "  mv [-p] <from> <to>           move or rename\n"
-	    "  peers                         connected peers\n"
+	    "  peers                         connected peers and addresses\n"
+	    "  invite [-o <file>]            write this node's peer file\n"
+	    "  accept <peer-file|->          make a friend of a peer file\n"
+	    "  friends [rm <node>]           list (or remove) friends\n"
+	    "  feed create                   start this node's feed\n"
+	    "  feed append [<text>...|-]     append entries (-: lines of"
+	    " stdin)\n"
+	    "  feed head [<feed>]            a feed's length\n"
+	    "  feed cat [-n <from>] [<feed>] print a feed's entries\n"
+	    "  feed follow [-n <from>] [<feed>]  print entries as they come\n"
+	    "  record set <key> <value|->    set this node's record\n"
+	    "  record get [-k <pubkey>] <key>  print a record's value\n"
+	    "  program install <manifest>    allow a signed program\n"
+	    "  program list                  installed programs\n"
+	    "  program remove <name>         revoke a program\n"
 	    "  status                        the node's status\n"
 	    "Paths: /dir/file (home namespace) or /<64 hex namespace>/dir/file."
 	    "\nSocket: -S, $BT_SOCKET, $BT_HOME/api/sock or "
@@ -813,16 +1351,16 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "put") && strcmp(cmd, "get") && strcmp(cmd, "cat") &&
 	    strcmp(cmd, "ls") && strcmp(cmd, "mkdir") && strcmp(cmd, "rm") &&
-	    strcmp(cmd, "mv") && strcmp(cmd, "peers") && strcmp(cmd, "status")) {
+	    strcmp(cmd, "mv") && strcmp(cmd, "peers") && strcmp(cmd, "status") &&
+	    strcmp(cmd, "invite") && strcmp(cmd, "accept") &&
+	    strcmp(cmd, "friends") && strcmp(cmd, "feed") &&
+	    strcmp(cmd, "record") && strcmp(cmd, "program")) {
 		say("unknown command '%s' (bt --help lists them)", cmd);
 		return EXIT_USAGE;
 	}
-	if (strcmp(cmd, "peers") == 0) {
-		if (argc != 0) {
-			say("usage: bt peers");
-			return EXIT_USAGE;
-		}
-		return cmd_peers();
+	if (strcmp(cmd, "peers") == 0 && argc != 0) {
+		say("usage: bt peers");
+		return EXIT_USAGE;
 	}
 	if ((ex = connect_node(&c)) != EXIT_OK)
 		return ex;
@@ -836,6 +1374,20 @@ main(int argc, char **argv)
 		ex = cmd_ls(c, argc, argv);
 	else if (strcmp(cmd, "status") == 0)
 		ex = argc == 0 ? cmd_status(c) : EXIT_USAGE;
+	else if (strcmp(cmd, "peers") == 0)
+		ex = cmd_peers(c);
+	else if (strcmp(cmd, "invite") == 0)
+		ex = cmd_invite(c, argc, argv);
+	else if (strcmp(cmd, "accept") == 0)
+		ex = cmd_accept(c, argc, argv);
+	else if (strcmp(cmd, "friends") == 0)
+		ex = cmd_friends(c, argc, argv);
+	else if (strcmp(cmd, "feed") == 0)
+		ex = cmd_feed(c, argc, argv);
+	else if (strcmp(cmd, "record") == 0)
+		ex = cmd_record(c, argc, argv);
+	else if (strcmp(cmd, "program") == 0)
+		ex = cmd_program(c, argc, argv);
 	else
 		ex = cmd_simple(c, cmd, argc, argv);
 	btapi_close(c);

@@ -12,15 +12,25 @@
 
 #include <ini.h>
 
+#include <bt/apigateway.h>
 #include <bt/common.h>
 
 #include "config.h"
-#include "gateway.h"
 
 #define DEFAULT_LISTEN		"0.0.0.0:7100"
 #define DEFAULT_GATEWAY		"127.0.0.1:8080"
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
+static const char *const admission_names[] = { "open", "attested",
+    "activated" };
+
+const char *
+btnode_admission_name(int policy)
+{
+	if (policy < BTNODE_ADMIT_OPEN || policy > BTNODE_ADMIT_ACTIVATED)
+		return "?";
+	return admission_names[policy];
+}
 
 const char *
 btnode_log_level_name(int level)
@@ -115,6 +125,8 @@ btnode_config_free(struct btnode_config *cfg)
 		free(cfg->bootstrap[i]);
 	for (i = 0; i < cfg->nstatics; i++)
 		free(cfg->statics[i]);
+	for (i = 0; i < cfg->nca; i++)
+		free(cfg->ca[i]);
 	free(cfg->api_socket);
 	free(cfg->gateway);
 	memset(cfg, 0, sizeof(*cfg));
@@ -309,11 +321,19 @@ handler(void *user, const char *section, const char *name, const char *value)
 				    "error, warn, info or debug", value);
 			c->log_level = (int)i;
 		} else if (strcmp(name, "admission") == 0) {
-			if (strcmp(value, "open") != 0)
-				return fail(p, section, name, "\"%s\": this "
-				    "version admits peers with the open "
-				    "policy only", value);
-			c->admission = BTNODE_ADMIT_OPEN;
+			for (i = 0; i < 3; i++)
+				if (strcmp(value, admission_names[i]) == 0)
+					break;
+			if (i == 3)
+				return fail(p, section, name, "\"%s\" is not "
+				    "open, attested or activated", value);
+			c->admission = (int)i;
+		} else if (strcmp(name, "ca") == 0) {
+			if (value[0] != '/')
+				return fail(p, section, name, "\"%s\" is not "
+				    "an absolute path", value);
+			return list_add(p, section, name, c->ca, &c->nca,
+			    BTNODE_CA_MAX, &c->ca_set, value);
 		} else
 			return fail(p, section, name, "unknown key");
 	} else if (strcmp(section, "network") == 0) {
@@ -368,13 +388,13 @@ handler(void *user, const char *section, const char *name, const char *value)
 			if (set_str(&c->gateway, value) != 0)
 				return fail(p, section, name, "out of memory");
 		} else if (strcmp(name, "static") == 0) {
-			struct btnode_gateway_static *r;
+			struct btapi_gateway_static *r;
 			const char *why = NULL;
 			int rc;
 
 			if ((r = malloc(sizeof(*r))) == NULL)
 				return fail(p, section, name, "out of memory");
-			rc = btnode_gateway_parse_static(r, value,
+			rc = btapi_gateway_parse_static(r, value,
 			    "0000000000000000000000000000000000000000000000000000000000000000",
 			    &why);
 			free(r);
@@ -468,9 +488,13 @@ btnode_config_print(const struct btnode_config *cfg, void *fp)
 	size_t i;
 
 	fprintf(f, "[node]\ndatadir = %s\nkeystore = %s\nlog_level = %s\n"
-	    "admission = open\n\n[network]\n", cfg->datadir,
+	    "admission = %s\n", cfg->datadir,
 	    cfg->keystore != NULL ? cfg->keystore : "auto",
-	    btnode_log_level_name(cfg->log_level));
+	    btnode_log_level_name(cfg->log_level),
+	    btnode_admission_name(cfg->admission));
+	for (i = 0; i < cfg->nca; i++)
+		fprintf(f, "ca = %s\n", cfg->ca[i]);
+	fprintf(f, "\n[network]\n");
 	if (cfg->nlisten == 0)
 		fprintf(f, "listen = none\n");
 	for (i = 0; i < cfg->nlisten; i++)

@@ -25,9 +25,14 @@ enum btnode_log_level {
 	BTNODE_LOG_DEBUG
 };
 
-/** Admission policies (bt/tpm.h BTTPM_POLICY_*). */
+/** Most CA files for endorsement certificates. */
+#define BTNODE_CA_MAX		8
+
+/** Admission policies (the values of bt/tpm.h BTTPM_POLICY_*). */
 enum btnode_admission {
-	BTNODE_ADMIT_OPEN = 0
+	BTNODE_ADMIT_OPEN = 0,
+	BTNODE_ADMIT_ATTESTED = 1,
+	BTNODE_ADMIT_ACTIVATED = 2
 };
 
 struct btnode_config {
@@ -35,6 +40,8 @@ struct btnode_config {
 	char *keystore;			/* [node] keystore; NULL: auto */
 	int log_level;			/* [node] log_level */
 	int admission;			/* [node] admission */
+	char *ca[BTNODE_CA_MAX];	/* [node] ca: EK CA PEM files */
+	size_t nca;
 	char *listen[BTNET_LISTEN_MAX];	/* [network] listen */
 	size_t nlisten;
 	char *bootstrap[BTNET_BOOTSTRAP_MAX]; /* [network] bootstrap */
@@ -50,7 +57,7 @@ struct btnode_config {
 	uint32_t push_max_blocks;	/* [replication] push_max_blocks */
 	uint64_t dht_max_bytes;		/* [replication] dht_max_bytes */
 	uint32_t dht_max_items;		/* [replication] dht_max_items */
-	int listen_set, bootstrap_set, statics_set;
+	int listen_set, bootstrap_set, statics_set, ca_set;
 };
 
 /** Fill @p cfg with the defaults (data directory from $BT_HOME or
@@ -70,6 +77,9 @@ int btnode_config_set_datadir(struct btnode_config *cfg, const char *dir);
 
 /** The API socket path: configured or <data>/api/sock.  Caller frees. */
 char *btnode_config_socket(const struct btnode_config *cfg);
+
+/** Admission policy name ("open", "attested", "activated"). */
+const char *btnode_admission_name(int policy);
 
 /** Log level name ("error" ... "debug"). */
 const char *btnode_log_level_name(int level);

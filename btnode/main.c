@@ -1,15 +1,21 @@
 /*
- * btnode - the BlockTree node daemon: keystore -> store -> network ->
- * API socket -> HTTP gateway, wired on one event loop.  See btnode(8).
+ * btnode - the BlockTree node daemon: configuration -> keystore (its
+ * swtpm child when asked) -> store -> DHT storage -> network ->
+ * replicator -> API server -> HTTP gateway, wired on one event loop,
+ * with signals, logging and the data directory's lock.  The layers are
+ * libbttpm, libbtstore, libbtnet and libbtapi; see btnode(8).
+ *
+ * Admission: btnode makes its attestation statement with its keystore
+ * (a TPM statement, or an "unattested" one from a software keystore),
+ * hands it to libbtnet, and, under the attested or activated policy,
+ * judges each peer's statement with libbttpm against the configured CA
+ * files; under activated it also challenges the peer's TPM.  Every node
+ * answers challenges with its own TPM.
  */
 #include <sys/file.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +31,9 @@
 
 #include <event2/event.h>
 
+#include <bt/apidht.h>
+#include <bt/apigateway.h>
+#include <bt/apirepl.h>
 #include <bt/apiserver.h>
 #include <bt/id.h>
 #include <bt/net.h>
@@ -33,9 +42,6 @@
 
 #include "btnode-internal.h"
 #include "config.h"
-#include "gateway.h"
-#include "replicate.h"
-#include "storage.h"
 
 /* Exit codes (btnode(8)). */
 #define EXIT_STOPPED	0	/* stopped by a signal, cleanly */
@@ -87,11 +93,19 @@ tpm_log(void *arg, const char *msg)
 	btnode_log(BTNODE_LOG_DEBUG, "keystore: %s", msg);
 }
 
-/* ---- files -------------------------------------------------------------- */
+static void
+repl_log(void *arg, int level, const char *msg)
+{
+	(void)arg;
+	/* BTAPI_LOG_* and BTNODE_LOG_* count alike, most severe first */
+	btnode_log(level, "%s", msg);
+}
+
+/* ---- files --------------------------------------------------------------- */
 
 /* mkdir -p with mode 0700 for what is made. */
-static int
-mkdirs(const char *path)
+int
+btnode_mkdirs(const char *path)
 {
 	char *p = strdup(path), *s;
 	int rc = -1;
@@ -116,8 +130,8 @@ out:
 	return rc;
 }
 
-static char *
-join(const char *a, const char *b)
+char *
+btnode_join(const char *a, const char *b)
 {
 	size_t n = strlen(a) + strlen(b) + 2;
 	char *p = malloc(n);
@@ -127,232 +141,27 @@ join(const char *a, const char *b)
 	return p;
 }
 
-/* ---- swtpm ------------------------------------------------------------------- */
-
-struct swtpm {
-	pid_t pid;
-	unsigned port;
-	char *dir;
-};
-
-static int
-port_free(unsigned port)
-{
-	struct sockaddr_in sa;
-	int fd, ok;
-
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
-		return 0;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return ok;
-}
-
-/* A port P with P and P + 1 free on 127.0.0.1. */
-static unsigned
-find_ports(void)
-{
-	struct bt_id rnd;
-	unsigned i, p;
-	uint32_t r;
-
-	for (i = 0; i < 200; i++) {
-		if (btcore_id_random(&rnd) == BT_OK)
-			memcpy(&r, rnd.b, sizeof(r));
-		else
-			r = (uint32_t)getpid() * 7919u + i * 104729u;
-		p = 61000 + r % 4000;	/* above the ephemeral ports */
-		if (port_free(p) && port_free(p + 1))
-			return p;
-	}
-	return 0;
-}
-
-static int
-port_answers(unsigned port)
-{
-	struct sockaddr_in sa;
-	int fd, ok;
-
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
-		return 0;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return ok;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static pid_t
-spawn(char *const argv[])
-{
-	pid_t pid = fork();
-	int fd;
-
-	if (pid != 0)
-		return pid;
-	/* the child: ends with us, stays out of our terminal's signals */
-	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
-	(void)setpgid(0, 0);
-	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
-		dup2(fd, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		if (fd > 2)
-			close(fd);
-	}
-	execvp(argv[0], argv);
-	_exit(127);
-}
-
-/* Wait for @p pid at most @p ms; 1 when it ended. */
-static int
-wait_for(pid_t pid, long ms, int *status)
-{
-	long t;
-	int st;
-
-	for (t = 0; t <= ms; t += 10) {
-		pid_t w = waitpid(pid, &st, WNOHANG);
-
-		if (w == pid || (w < 0 && errno == ECHILD)) {
-			if (status != NULL)
-				*status = w == pid ? st : 0;
-			return 1;
-		}
-		sleep_ms(10);
-	}
-	return 0;
-}
-
-static void
-swtpm_stop(struct swtpm *t)
-{
-	char ctrl[32];
-	char *argv[] = { "swtpm_ioctl", "--tcp", ctrl, "-s", NULL };
-	pid_t p;
-
-	if (t->pid <= 0)
-		return;
-	snprintf(ctrl, sizeof(ctrl), "127.0.0.1:%u", t->port + 1);
-	if ((p = spawn(argv)) > 0 && !wait_for(p, 3000, NULL)) {
-		kill(p, SIGKILL);
-		(void)wait_for(p, 1000, NULL);
-	}
-	if (!wait_for(t->pid, 3000, NULL)) {
-		kill(t->pid, SIGTERM);
-		if (!wait_for(t->pid, 2000, NULL)) {
-			kill(t->pid, SIGKILL);
-			(void)wait_for(t->pid, 2000, NULL);
-		}
-	}
-	btnode_log(BTNODE_LOG_INFO, "swtpm stopped");
-	t->pid = 0;
-}
-
-static int
-swtpm_start(struct swtpm *t, const char *datadir, unsigned cfg_port)
-{
-	char state[4200], server[80], ctrl[80], log[4200];
-	char *argv[] = { "swtpm", "socket", "--tpm2", "--tpmstate", state,
-	    "--server", server, "--ctrl", ctrl, "--flags",
-	    "not-need-init,startup-clear", "--log", log, NULL };
-	int attempt, status;
-	long ms;
-
-	if ((t->dir = join(datadir, "swtpm")) == NULL)
-		return -1;
-	if (strchr(t->dir, ',') != NULL) {
-		btnode_log(BTNODE_LOG_ERROR, "swtpm: the data directory must "
-		    "not contain a comma: %s", t->dir);
-		return -1;
-	}
-	if (mkdirs(t->dir) != 0) {
-		btnode_log(BTNODE_LOG_ERROR, "swtpm: cannot create %s",
-		    t->dir);
-		return -1;
-	}
-	snprintf(state, sizeof(state), "dir=%s", t->dir);
-	snprintf(log, sizeof(log), "file=%s/swtpm.log,level=1", t->dir);
-	for (attempt = 0; attempt < 10; attempt++) {
-		t->port = cfg_port != 0 ? cfg_port : find_ports();
-		if (t->port == 0) {
-			btnode_log(BTNODE_LOG_ERROR, "swtpm: no free port pair");
-			return -1;
-		}
-		snprintf(server, sizeof(server),
-		    "type=tcp,port=%u,bindaddr=127.0.0.1", t->port);
-		snprintf(ctrl, sizeof(ctrl),
-		    "type=tcp,port=%u,bindaddr=127.0.0.1", t->port + 1);
-		if ((t->pid = spawn(argv)) < 0) {
-			btnode_log(BTNODE_LOG_ERROR, "swtpm: cannot fork");
-			return -1;
-		}
-		for (ms = 0; ms < 5000; ms += 10) {
-			if (wait_for(t->pid, 0, &status)) {
-				t->pid = 0;
-				break;
-			}
-			if (port_answers(t->port)) {
-				btnode_log(BTNODE_LOG_INFO, "swtpm started "
-				    "(pid %ld, 127.0.0.1:%u, state %s)",
-				    (long)t->pid, t->port, t->dir);
-				return 0;
-			}
-			sleep_ms(10);
-		}
-		if (t->pid > 0) {
-			kill(t->pid, SIGKILL);
-			(void)wait_for(t->pid, 2000, NULL);
-			t->pid = 0;
-		} else if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-			btnode_log(BTNODE_LOG_ERROR, "swtpm: cannot run swtpm "
-			    "(install the swtpm package, or set keystore = "
-			    "file:<path> in btnode.conf)");
-			return -1;
-		}
-		/* port taken meanwhile, or the state still locked by an
-		   instance that is ending: try again */
-		sleep_ms(300);
-	}
-	btnode_log(BTNODE_LOG_ERROR, "swtpm: did not start; see %s/swtpm.log",
-	    t->dir);
-	return -1;
-}
-
-/* ---- the node ------------------------------------------------------------------ */
+/* ---- the node ------------------------------------------------------------ */
 
 struct node {
 	struct btnode_config cfg;
 	const char *cfg_path;
 	int cfg_must_exist;
 	struct event_base *base;
-	struct swtpm tpm;
+	struct btnode_swtpm tpm;
 	struct bttpm_keystore *ks;
 	struct btcore_signer signer;
+	struct bttpm_verifier *verifier;	/* attested, activated */
+	uint8_t *stmt;				/* our statement */
+	size_t stmt_len;
 	struct btstore *store;
-	struct btnode_storage *storage;
+	struct btapi_dhtstore *dht;
 	struct btnet_dht_storage iface;
 	struct btnet *net;
+	struct btapi_replicator *repl;
 	struct btapi_server *api;
-	struct btnode_repl *repl;
-	struct btnode_gateway *gw;
-	struct btnode_gateway_static *statics;
+	struct btapi_gateway *gw;
+	struct btapi_gateway_static *statics;
 	char *sock;
 	char home[BT_ID_HEX_LEN + 1];
 	struct event *sig_term, *sig_int, *sig_hup, *rejoin;
@@ -402,7 +211,7 @@ net_event(void *arg, int event, int status)
 		n->backoff = 0;
 		btnode_log(BTNODE_LOG_INFO, "online (%zu peers)",
 		    btnet_peers(n->net, NULL, 0));
-		btnode_repl_online(n->repl);
+		btapi_replicator_online(n->repl);
 		return;
 	}
 	if (n->stopping || status == BT_OK)
@@ -427,9 +236,9 @@ net_event(void *arg, int event, int status)
 
 static int
 parse_statics(struct node *n, const struct btnode_config *cfg,
-    struct btnode_gateway_static **out)
+    struct btapi_gateway_static **out)
 {
-	struct btnode_gateway_static *s;
+	struct btapi_gateway_static *s;
 	const char *why = NULL;
 	size_t i;
 
@@ -439,7 +248,7 @@ parse_statics(struct node *n, const struct btnode_config *cfg,
 	if ((s = calloc(cfg->nstatics, sizeof(*s))) == NULL)
 		return -1;
 	for (i = 0; i < cfg->nstatics; i++)
-		if (btnode_gateway_parse_static(&s[i], cfg->statics[i],
+		if (btapi_gateway_parse_static(&s[i], cfg->statics[i],
 		    n->home, &why) != BT_OK) {
 			btnode_log(BTNODE_LOG_ERROR, "[gateway] static \"%s\": "
 			    "%s", cfg->statics[i], why != NULL ? why : "bad");
@@ -451,22 +260,21 @@ parse_statics(struct node *n, const struct btnode_config *cfg,
 }
 
 static void
-gw_config(struct node *n, struct btnode_gateway_config *gc,
-    const struct btnode_config *cfg, const struct btnode_gateway_static *st)
+gw_config(struct btapi_gateway_config *gc, const struct btnode_config *cfg,
+    const struct btapi_gateway_static *st)
 {
-	btnode_gateway_config_init(gc);
+	btapi_gateway_config_init(gc);
 	gc->listen = cfg->gateway;
 	gc->statics = st;
 	gc->n_statics = cfg->nstatics;
-	(void)n;
 }
 
 static void
 reload(struct node *n)
 {
 	struct btnode_config nc;
-	struct btnode_gateway_static *st = NULL;
-	struct btnode_gateway_config gc;
+	struct btapi_gateway_static *st = NULL;
+	struct btapi_gateway_config gc;
 	char err[512];
 	size_t i;
 
@@ -483,9 +291,9 @@ reload(struct node *n)
 	if (parse_statics(n, &nc, &st) != 0)
 		goto out;
 	if (n->gw != NULL) {
-		gw_config(n, &gc, &nc, st);
+		gw_config(&gc, &nc, st);
 		gc.listen = n->cfg.gateway;
-		if (btnode_gateway_reload(n->gw, &gc) != BT_OK) {
+		if (btapi_gateway_reload(n->gw, &gc) != BT_OK) {
 			btnode_log(BTNODE_LOG_ERROR, "reload: the gateway "
 			    "refused the new routes; keeping the running "
 			    "settings");
@@ -547,13 +355,15 @@ open_keystore(struct node *n)
 		ks = access("/dev/tpmrm0", R_OK | W_OK) == 0 ?
 		    "tpm:device:/dev/tpmrm0" : "swtpm";
 	if (strcmp(ks, "swtpm") == 0) {
-		if (swtpm_start(&n->tpm, n->cfg.datadir, n->cfg.swtpm_port) != 0)
+		if (btnode_swtpm_start(&n->tpm, n->cfg.datadir,
+		    n->cfg.swtpm_port) != 0)
 			goto out;
 		snprintf(uri, sizeof(uri), "tpm:swtpm:host=127.0.0.1,port=%u",
 		    n->tpm.port);
 	} else
 		snprintf(uri, sizeof(uri), "%s", ks);
-	if ((keys = join(n->cfg.datadir, "keys")) == NULL || mkdirs(keys) != 0) {
+	if ((keys = btnode_join(n->cfg.datadir, "keys")) == NULL ||
+	    btnode_mkdirs(keys) != 0) {
 		btnode_log(BTNODE_LOG_ERROR, "cannot create %s/keys",
 		    n->cfg.datadir);
 		goto out;
@@ -577,6 +387,159 @@ out:
 	return ret;
 }
 
+/* ---- admission ------------------------------------------------------------ */
+
+static const char *
+reason_text(int reason)
+{
+	if (reason <= BT_ERR_BTTPM_BASE && reason > BT_ERR_BTTPM_BASE - 1000)
+		return bttpm_strerror(reason);
+	return btnet_strerror(reason);
+}
+
+static int
+admit_peer(void *arg, const struct bt_id *peer,
+    const struct bt_pubkey *identity, const uint8_t *stmt, size_t len,
+    int *reason)
+{
+	struct node *n = arg;
+	struct bt_id ek;
+	char hex[BT_ID_HEX_LEN + 1], ekhex[BT_ID_HEX_LEN + 1];
+	int rc;
+
+	/* the activation part of "activated" is the challenge round */
+	rc = bttpm_admission_check(n->verifier, BTTPM_POLICY_ATTESTED,
+	    identity, stmt, len, NULL, NULL, &ek);
+	if (rc != BT_OK) {
+		*reason = rc;
+		return 0;
+	}
+	btnode_log(BTNODE_LOG_DEBUG, "peer %.16s: TPM %.16s attested",
+	    btcore_id_to_hex(peer, hex), btcore_id_to_hex(&ek, ekhex));
+	return 1;
+}
+
+static int
+admit_challenge(void *arg, const struct bt_id *peer, const uint8_t *stmt,
+    size_t len, uint8_t *chal, size_t cap, size_t *chal_len,
+    uint8_t secret[32], int *reason)
+{
+	uint8_t *c = NULL;
+	size_t clen = 0;
+	int rc;
+
+	(void)arg;
+	(void)peer;
+	rc = bttpm_challenge_make(stmt, len, secret, &c, &clen);
+	if (rc == BT_OK && (clen == 0 || clen > cap))
+		rc = BT_ETOOBIG;
+	if (rc != BT_OK) {
+		bttpm_free(c);
+		*reason = rc;
+		return 0;
+	}
+	memcpy(chal, c, clen);
+	*chal_len = clen;
+	bttpm_free(c);
+	*reason = BTTPM_E_ACTIVATION;	/* if the answer is wrong */
+	return 1;
+}
+
+static int
+admit_answer(void *arg, const struct bt_id *peer, const uint8_t *chal,
+    size_t len, uint8_t secret[32])
+{
+	struct node *n = arg;
+	char hex[BT_ID_HEX_LEN + 1];
+	int rc;
+
+	rc = bttpm_keystore_activate(n->ks, chal, len, secret);
+	btnode_log(rc == BT_OK ? BTNODE_LOG_DEBUG : BTNODE_LOG_WARN,
+	    "peer %.16s challenged our TPM: %s", btcore_id_to_hex(peer, hex),
+	    rc == BT_OK ? "answered" : bttpm_strerror(rc));
+	return rc;
+}
+
+static void
+admit_event(void *arg, const struct bt_id *peer, int event, int reason)
+{
+	char hex[BT_ID_HEX_LEN + 1];
+
+	(void)arg;
+	btcore_id_to_hex(peer, hex);
+	if (event == BTNET_ADMIT_ADMITTED)
+		btnode_log(BTNODE_LOG_INFO, "admission: admitted peer %s", hex);
+	else if (event == BTNET_ADMIT_REFUSED)
+		btnode_log(BTNODE_LOG_WARN, "admission: refused peer %s: %s",
+		    hex, reason_text(reason));
+	else
+		btnode_log(BTNODE_LOG_WARN, "admission: peer %s refused this "
+		    "node: %s", hex, reason_text(reason));
+}
+
+/* Our statement, and the verifier when peers must be attested. */
+static int
+admission_setup(struct node *n)
+{
+	size_t i;
+	int rc;
+
+	rc = bttpm_keystore_attest(n->ks, (uint64_t)time(NULL), &n->stmt,
+	    &n->stmt_len);
+	if (rc != BT_OK) {
+		/* without a statement this node is refused by attested
+		   peers, but it may still serve open ones */
+		btnode_log(rc == BTTPM_E_NOEK && n->cfg.admission ==
+		    BTNODE_ADMIT_OPEN ? BTNODE_LOG_INFO : BTNODE_LOG_WARN,
+		    "admission: no attestation statement (%s)%s", bttpm_strerror(rc), rc ==
+		    BTTPM_E_NOEK ? ": the TPM holds no endorsement "
+		    "certificate; peers requiring admission will refuse "
+		    "this node" : "");
+		n->stmt = NULL;
+		n->stmt_len = 0;
+	} else if (!bttpm_keystore_is_tpm(n->ks)) {
+		btnode_log(BTNODE_LOG_INFO, "admission: software keystore; "
+		    "peers requiring attestation will refuse this node");
+	}
+	if (n->cfg.admission == BTNODE_ADMIT_OPEN)
+		return 0;
+	if (n->cfg.nca == 0) {
+		btnode_log(BTNODE_LOG_ERROR, "admission = %s needs at least one "
+		    "\"ca = <PEM file>\" to check endorsement certificates",
+		    btnode_admission_name(n->cfg.admission));
+		return -1;
+	}
+	if (bttpm_verifier_new(&n->verifier) != BT_OK)
+		return -1;
+	for (i = 0; i < n->cfg.nca; i++)
+		if ((rc = bttpm_verifier_add_ca_file(n->verifier,
+		    n->cfg.ca[i])) != BT_OK) {
+			btnode_log(BTNODE_LOG_ERROR, "ca %s: %s", n->cfg.ca[i],
+			    rc == BT_ENOTFOUND ? "no such file" : rc ==
+			    BT_EFORMAT ? "no PEM certificate in it" :
+			    bttpm_strerror(rc));
+			return -1;
+		}
+	btnode_log(BTNODE_LOG_INFO, "admission: %s, %zu CA file%s",
+	    btnode_admission_name(n->cfg.admission), n->cfg.nca,
+	    n->cfg.nca == 1 ? "" : "s");
+	return 0;
+}
+
+static void
+admission_config(struct node *n, struct btnet_admission *a)
+{
+	a->stmt = n->stmt;
+	a->stmt_len = n->stmt_len;
+	a->answer = admit_answer;
+	a->event = admit_event;
+	a->arg = n;
+	if (n->cfg.admission != BTNODE_ADMIT_OPEN)
+		a->admit = admit_peer;
+	if (n->cfg.admission == BTNODE_ADMIT_ACTIVATED)
+		a->challenge = admit_challenge;
+}
+
 static int
 all_loopback(const struct btnode_config *cfg)
 {
@@ -596,19 +559,20 @@ start(struct node *n)
 {
 	struct btstore_options *so = NULL;
 	struct btnet_config nc;
+	struct btapi_replicator_config rc_;
 	struct btapi_server_config ac;
-	struct btnode_repl_config rc_;
-	struct btnode_gateway_config gc;
+	struct btapi_gateway_config gc;
 	struct bt_id id;
 	char *dir = NULL, idhex[BT_ID_HEX_LEN + 1], addr[80];
 	size_t i;
 	int rc, ret = -1;
 
-	if (open_keystore(n) != 0)
+	if (open_keystore(n) != 0 || admission_setup(n) != 0)
 		goto out;
 	btcore_id_to_hex((const struct bt_id *)(const void *)&n->signer.pub,
 	    n->home);
-	if ((dir = join(n->cfg.datadir, "store")) == NULL || mkdirs(dir) != 0) {
+	if ((dir = btnode_join(n->cfg.datadir, "store")) == NULL ||
+	    btnode_mkdirs(dir) != 0) {
 		btnode_log(BTNODE_LOG_ERROR, "cannot create %s/store",
 		    n->cfg.datadir);
 		goto out;
@@ -621,9 +585,11 @@ start(struct node *n)
 		    btstore_strerror(rc));
 		goto out;
 	}
-	if (btnode_storage_new(&n->storage, n->store, n->cfg.dht_max_bytes,
-	    n->cfg.dht_max_items, &n->iface) != BT_OK)
+	/* the store answers for the DHT */
+	if (btapi_dhtstore_new(&n->dht, n->store, n->cfg.dht_max_bytes,
+	    n->cfg.dht_max_items) != BT_OK)
 		goto out;
+	btapi_dhtstore_storage(n->dht, &n->iface);
 	btnet_config_init(&nc);
 	for (i = 0; i < n->cfg.nlisten; i++)
 		nc.listen[i] = n->cfg.listen[i];
@@ -634,6 +600,7 @@ start(struct node *n)
 		nc.prefix_per_bucket = BT_K;
 		nc.prefix_per_table = 1000;
 	}
+	admission_config(n, &nc.admission);
 	if ((rc = btnet_open(&n->net, n->base, &n->signer, &n->iface,
 	    &nc)) != BT_OK) {
 		btnode_log(BTNODE_LOG_ERROR, "network: %s (listen %s)",
@@ -643,11 +610,30 @@ start(struct node *n)
 	}
 	btnet_setcb(n->net, net_event, n);
 	btnet_local_id(n->net, &id);
+	/* publish the home namespace, fetch the others on demand */
+	btapi_replicator_config_init(&rc_);
+	rc_.store = n->store;
+	rc_.net = n->net;
+	rc_.signer = &n->signer;
+	rc_.dhtstore = n->dht;
+	rc_.fetch_max_blocks = n->cfg.fetch_max_blocks;
+	rc_.fetch_timeout_ms = n->cfg.fetch_timeout_s * 1000u;
+	rc_.push_max_blocks = n->cfg.push_max_blocks;
+	rc_.replication = n->cfg.replication;
+	rc_.keystore_tpm = bttpm_keystore_is_tpm(n->ks);
+	rc_.version = BTNODE_VERSION;
+	rc_.log = repl_log;
+	if ((rc = btapi_replicator_open(&n->repl, n->base, &rc_)) != BT_OK) {
+		btnode_log(BTNODE_LOG_ERROR, "replication: %s",
+		    btapi_strerror(rc));
+		goto out;
+	}
 	btapi_server_config_init(&ac);
 	ac.socket_path = n->sock;
 	ac.store = n->store;
 	ac.net = n->net;
 	ac.signer = &n->signer;
+	ac.replicator = n->repl;
 	if ((rc = btapi_server_open(&n->api, n->base, &ac)) != BT_OK) {
 		btnode_log(BTNODE_LOG_ERROR, "API socket %s: %s", n->sock,
 		    rc == BT_EEXIST ? "another node answers there" :
@@ -657,28 +643,11 @@ start(struct node *n)
 			n->exit_code = EXIT_BUSY;
 		goto out;
 	}
-	memset(&rc_, 0, sizeof(rc_));
-	rc_.base = n->base;
-	rc_.store = n->store;
-	rc_.net = n->net;
-	rc_.storage = n->storage;
-	rc_.signer = &n->signer;
-	rc_.socket_path = n->sock;
-	rc_.keystore_tpm = bttpm_keystore_is_tpm(n->ks);
-	rc_.replication = n->cfg.replication;
-	rc_.fetch_max_blocks = n->cfg.fetch_max_blocks;
-	rc_.fetch_timeout_s = n->cfg.fetch_timeout_s;
-	rc_.push_max_blocks = n->cfg.push_max_blocks;
-	if ((rc = btnode_repl_open(&n->repl, &rc_)) != BT_OK) {
-		btnode_log(BTNODE_LOG_ERROR, "replication: %s",
-		    btapi_strerror(rc));
-		goto out;
-	}
 	if (n->cfg.gateway != NULL) {
 		if (parse_statics(n, &n->cfg, &n->statics) != 0)
 			goto out;
-		gw_config(n, &gc, &n->cfg, n->statics);
-		if ((rc = btnode_gateway_open(&n->gw, n->base, n->api,
+		gw_config(&gc, &n->cfg, n->statics);
+		if ((rc = btapi_gateway_open(&n->gw, n->base, n->api,
 		    n->store, &gc)) != BT_OK) {
 			btnode_log(BTNODE_LOG_ERROR, "gateway %s: %s",
 			    n->cfg.gateway, rc == BT_EIO ? "cannot listen "
@@ -707,11 +676,12 @@ out:
 static void
 stop(struct node *n)
 {
-	btnode_repl_stop(n->repl);
-	btnode_gateway_close(n->gw);
+	/* outside in: HTTP, programs, replication, peers, then the data */
+	btapi_gateway_close(n->gw);
 	n->gw = NULL;
 	btapi_server_close(n->api);
 	n->api = NULL;
+	btapi_replicator_stop(n->repl);
 	if (n->net != NULL) {
 		btnet_offline(n->net);
 		/* let the closes reach the peers */
@@ -719,20 +689,24 @@ stop(struct node *n)
 	}
 	btnet_close(n->net);
 	n->net = NULL;
-	btnode_repl_free(n->repl);
+	btapi_replicator_free(n->repl);
 	n->repl = NULL;
-	btnode_storage_free(n->storage);
-	n->storage = NULL;
+	btapi_dhtstore_free(n->dht);
+	n->dht = NULL;
 	if (n->store != NULL && btstore_sync(n->store) != BT_OK)
 		btnode_log(BTNODE_LOG_ERROR, "store: final sync failed");
 	btstore_close(n->store);
 	n->store = NULL;
+	bttpm_verifier_free(n->verifier);
+	n->verifier = NULL;
+	bttpm_free(n->stmt);
+	n->stmt = NULL;
 	bttpm_keystore_close(n->ks);
 	n->ks = NULL;
-	swtpm_stop(&n->tpm);
+	btnode_swtpm_stop(&n->tpm);
 }
 
-/* ---- command line --------------------------------------------------------------- */
+/* ---- command line -------------------------------------------------------- */
 
 static void
 usage(FILE *f)
@@ -840,7 +814,7 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (cfg_file == NULL) {
-		if ((def_cfg = join(n.cfg.datadir, "btnode.conf")) == NULL)
+		if ((def_cfg = btnode_join(n.cfg.datadir, "btnode.conf")) == NULL)
 			return EXIT_RUNTIME;
 		n.cfg_path = def_cfg;
 	} else {
@@ -873,12 +847,12 @@ main(int argc, char **argv)
 	if (log_syslog)
 		openlog("btnode", LOG_PID, LOG_DAEMON);
 	signal(SIGPIPE, SIG_IGN);
-	if (mkdirs(n.cfg.datadir) != 0) {
+	if (btnode_mkdirs(n.cfg.datadir) != 0) {
 		btnode_log(BTNODE_LOG_ERROR, "cannot create the data directory "
 		    "%s", n.cfg.datadir);
 		goto out;
 	}
-	if ((lockpath = join(n.cfg.datadir, "lock")) == NULL)
+	if ((lockpath = btnode_join(n.cfg.datadir, "lock")) == NULL)
 		goto out;
 	if ((lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
 	    flock(lockfd, LOCK_EX | LOCK_NB) != 0) {

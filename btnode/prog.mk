@@ -1,7 +1,6 @@
 # btnode: the node daemon (btnode(8), btnode.conf(5))
 PROGRAMS += btnode
-btnode_SRCS := btnode/main.c btnode/config.c btnode/storage.c \
-    btnode/replicate.c btnode/gateway.c
+btnode_SRCS := btnode/main.c btnode/config.c btnode/swtpm.c
 btnode_LIB := btapi
 btnode_LDLIBS := $(shell pkg-config --libs inih 2>/dev/null || echo -linih)
 btnode_INSTALL := 1

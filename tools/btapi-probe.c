@@ -7,9 +7,11 @@
  *   btapi-probe [-s SOCKET] node-status     the "node" scope's status
  *   btapi-probe [-s SOCKET] put FILE PATH   store a local file at PATH
  *   btapi-probe [-s SOCKET] get PATH        write PATH to stdout; a path in
- *                                           another namespace is fetched
- *                                           through the "node" scope first
- *   btapi-probe [-s SOCKET] fetch PATH      fetch PATH's namespace
+ *                                           another namespace is fetched by
+ *                                           the node first (progress on
+ *                                           stderr)
+ *   btapi-probe [-s SOCKET] fetch PATH      fetch PATH's namespace (a stat
+ *                                           of its root)
  *   btapi-probe [-s SOCKET] garbage         send malformed frames; expect
  *                                           error replies or a close
  *
@@ -55,10 +57,10 @@ do_status(struct btapi *c)
 	return 0;
 }
 
-/* Call the node's own "node" scope with {op, path}. */
+/* Call the node's own "node" scope with {op}. */
 static int
-node_call(struct btapi *c, const char *op, const char *path, uint8_t **reply,
-    size_t *rlen, int *code)
+node_call(struct btapi *c, const char *op, uint8_t **reply, size_t *rlen,
+    int *code)
 {
 	struct bt_id self;
 	const char *home;
@@ -69,8 +71,6 @@ node_call(struct btapi *c, const char *op, const char *path, uint8_t **reply,
 		return rc;
 	bson_init(&b);
 	BSON_APPEND_UTF8(&b, "op", op);
-	if (path != NULL)
-		BSON_APPEND_UTF8(&b, "path", path);
 	rc = btapi_call_sync(c, &self, "node", bson_get_data(&b), b.len, reply,
 	    rlen, code);
 	bson_destroy(&b);
@@ -86,7 +86,7 @@ do_node_status(struct btapi *c)
 	bson_t doc;
 	char *json;
 
-	if ((rc = node_call(c, "status", NULL, &reply, &len, &code)) != BT_OK)
+	if ((rc = node_call(c, "status", &reply, &len, &code)) != BT_OK)
 		return fail("node status", rc == BTNET_EREMOTE ? code : rc);
 	if (!bson_init_static(&doc, reply, len)) {
 		btapi_free(reply);
@@ -99,35 +99,30 @@ do_node_status(struct btapi *c)
 	return 0;
 }
 
-/* Fetch the namespace of @p path, asking again while the node says it
- * is not done (it answers at least every 3 s). */
+/* Progress of a fetch the node runs for a request, on stderr. */
+static void
+on_progress(void *arg, const struct btapi_progress *p)
+{
+	(void)arg;
+	fprintf(stderr, "%s: %s %s: %llu blocks fetched, %llu here, %llu "
+	    "known\n", prog, p->what, p->ns, (unsigned long long)p->fetched,
+	    (unsigned long long)p->present, (unsigned long long)p->blocks);
+}
+
+/* Fetch the namespace of @p path: a stat of its root waits for it. */
 static int
 do_fetch(struct btapi *c, const char *path)
 {
-	uint8_t *reply;
-	size_t len;
-	int rc, code, done = 0;
-	bson_iter_t it;
-	bson_t doc;
+	struct btapi_stat st;
+	char root[1 + BT_ID_HEX_LEN + 1];
+	size_t n;
 
-	while (!done) {
-		reply = NULL;
-		len = 0;
-		code = 0;
-		rc = node_call(c, "fetch", path, &reply, &len, &code);
-		if (rc == BTNET_EREMOTE)
-			rc = code;
-		if (rc == BT_OK && bson_init_static(&doc, reply, len) &&
-		    bson_iter_init_find(&it, &doc, "done") &&
-		    BSON_ITER_HOLDS_BOOL(&it))
-			done = bson_iter_bool(&it);
-		else if (rc == BT_OK)
-			rc = BT_EPROTO;
-		btapi_free(reply);
-		if (rc != BT_OK)
-			return rc;
-	}
-	return BT_OK;
+	n = strcspn(path + (path[0] == '/'), "/");
+	if (path[0] != '/' || n != BT_ID_HEX_LEN)
+		return BT_EFORMAT;
+	memcpy(root, path, 1 + n);
+	root[1 + n] = '\0';
+	return btapi_stat_sync(c, root, &st);
 }
 
 static int
@@ -197,15 +192,9 @@ read_out(struct btapi *c, const char *path, int *err)
 static int
 do_get(struct btapi *c, const char *path)
 {
-	int err = BT_OK, rc;
+	int err = BT_OK;
 
-	if (read_out(c, path, &err) == 0)
-		return 0;
-	if (err != BT_ENOTFOUND)
-		return fail(path, err);
-	/* perhaps a namespace this node does not hold yet */
-	if ((rc = do_fetch(c, path)) != BT_OK)
-		return fail(path, rc);
+	/* a path in another namespace waits while the node fetches it */
 	if (read_out(c, path, &err) == 0)
 		return 0;
 	return fail(path, err);
@@ -341,6 +330,7 @@ main(int argc, char **argv)
 		return do_garbage(sock);
 	if ((rc = btapi_connect_blocking(&c, sock, NULL, 0)) != BT_OK)
 		return fail(sock, rc);
+	btapi_set_progress_cb(c, on_progress, NULL);
 	if (strcmp(argv[i], "status") == 0 && argc == i + 1)
 		ret = do_status(c);
 	else if (strcmp(argv[i], "node-status") == 0 && argc == i + 1)

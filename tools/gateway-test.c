@@ -1,7 +1,8 @@
 /* bt-link: btapi */
 /*
- * gateway-test - an API server and btnode's HTTP gateway in one process,
- * on a fresh store, for the gateway's integration tests and benchmark.
+ * gateway-test - an API server and its HTTP gateway (bt/apigateway.h) in
+ * one process, on a fresh store, for the gateway's integration tests and
+ * benchmark.
  *
  *	gateway-test -d dir [-l addr:port] [-s static]... [-t timeout_ms]
  *	    [-b max_body] [-H max_header]
@@ -24,13 +25,12 @@
 #include <event2/event.h>
 
 #include <bt/api.h>
+#include <bt/apigateway.h>
 #include <bt/apiserver.h>
 #include <bt/error.h>
 #include <bt/key.h>
 #include <bt/manifest.h>
 #include <bt/store.h>
-
-#include "../btnode/gateway.c"
 
 static void
 on_signal(evutil_socket_t fd, short what, void *arg)
@@ -72,8 +72,8 @@ write_manifest(const char *path, const struct btcore_signer *signer,
 int
 main(int argc, char **argv)
 {
-	struct btnode_gateway_static st[16];
-	struct btnode_gateway_config gcfg;
+	struct btapi_gateway_static st[16];
+	struct btapi_gateway_config gcfg;
 	struct btapi_server_config scfg;
 	struct btstore_options *o;
 	struct btstore *store = NULL;
@@ -81,7 +81,7 @@ main(int argc, char **argv)
 	struct btcore_signer signer;
 	struct event_base *base;
 	struct btapi_server *srv = NULL;
-	struct btnode_gateway *gw = NULL;
+	struct btapi_gateway *gw = NULL;
 	struct event *sig1, *sig2;
 	const char *dir = NULL, *statics[16], *why;
 	char p[4096], sock[4096], home[65];
@@ -90,7 +90,7 @@ main(int argc, char **argv)
 	FILE *f;
 	int c, rc;
 
-	btnode_gateway_config_init(&gcfg);
+	btapi_gateway_config_init(&gcfg);
 	gcfg.listen = "127.0.0.1:0";
 	btapi_server_config_init(&scfg);
 	while ((c = getopt(argc, argv, "d:l:s:t:b:H:")) != -1) {
@@ -134,7 +134,7 @@ main(int argc, char **argv)
 	memcpy(id.b, signer.pub.b, 32);
 	btcore_id_to_hex(&id, home);
 	for (i = 0; i < ns; i++)
-		if (btnode_gateway_parse_static(&st[i], statics[i], home, &why)
+		if (btapi_gateway_parse_static(&st[i], statics[i], home, &why)
 		    != BT_OK)
 			errx(2, "-s %s: %s", statics[i], why);
 	gcfg.statics = st;
@@ -147,7 +147,7 @@ main(int argc, char **argv)
 	scfg.signer = &signer;
 	if ((rc = btapi_server_open(&srv, base, &scfg)) != BT_OK)
 		errx(1, "api server: %s", btapi_strerror(rc));
-	if ((rc = btnode_gateway_open(&gw, base, srv, store, &gcfg)) != BT_OK)
+	if ((rc = btapi_gateway_open(&gw, base, srv, store, &gcfg)) != BT_OK)
 		errx(1, "gateway on %s: %s", gcfg.listen, btapi_strerror(rc));
 	snprintf(p, sizeof(p), "%s/manifest-echo", dir);
 	write_manifest(p, &signer, home, 1);
@@ -156,7 +156,7 @@ main(int argc, char **argv)
 	snprintf(p, sizeof(p), "%s/info.tmp", dir);
 	if ((f = fopen(p, "w")) == NULL)
 		err(1, "%s", p);
-	fprintf(f, "port %d\nhome %s\nsock %s\n", btnode_gateway_port(gw),
+	fprintf(f, "port %d\nhome %s\nsock %s\n", btapi_gateway_port(gw),
 	    home, sock);
 	if (fclose(f) != 0)
 		err(1, "%s", p);
@@ -173,7 +173,7 @@ main(int argc, char **argv)
 	    evsignal_add(sig2, NULL) != 0)
 		errx(1, "signals");
 	event_base_dispatch(base);
-	btnode_gateway_close(gw);
+	btapi_gateway_close(gw);
 	btapi_server_close(srv);
 	event_free(sig1);
 	event_free(sig2);

@@ -16,7 +16,10 @@
  *   `openssl s_time -new` against `openssl s_server` with an Ed25519
  *   certificate (skipped when the openssl command is missing);
  *   64-byte round trip (median) over an established session over raw TCP
- *   ping-pong, both between two processes.
+ *   ping-pong, both between two processes, with the CPU time both spent
+ *   per round trip (user and system): when it matches the round trip the
+ *   two ran in turn on one core, and every instruction of either side
+ *   counts; when it exceeds it they overlapped on two.
  *
  * Arguments pick parts: "stream", "handshake", "rtt"; none runs
  * everything.  For profiling, "stream-tcp" and "stream-enc" run one raw
@@ -31,6 +34,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -311,6 +315,44 @@ reap(pid_t pid)
 		die("child");
 }
 
+/* CPU seconds (user, system) of both processes of a round-trip run. */
+struct cpu {
+	double user, sys;
+	int n;
+};
+
+static double
+tv_s(struct timeval tv)
+{
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static void
+cpu_start(struct cpu *c)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		die("getrusage");
+	c->user = -tv_s(ru.ru_utime);
+	c->sys = -tv_s(ru.ru_stime);
+}
+
+/* Reap @p pid and add its CPU time and ours since cpu_start(). */
+static void
+cpu_reap(struct cpu *c, pid_t pid, int n)
+{
+	struct rusage ru, child;
+	int st;
+
+	if (wait4(pid, &st, 0, &child) != pid || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) != 0 || getrusage(RUSAGE_SELF, &ru) != 0)
+		die("child");
+	c->user += tv_s(ru.ru_utime) + tv_s(child.ru_utime);
+	c->sys += tv_s(ru.ru_stime) + tv_s(child.ru_stime);
+	c->n = n;
+}
+
 /* Raw TCP: the child reads to EOF and answers one byte. */
 static double
 raw_tcp_mb_s(void)
@@ -353,7 +395,7 @@ raw_tcp_mb_s(void)
 
 /* Raw TCP ping-pong of PING_LEN bytes; median round trip in seconds. */
 static double
-raw_rtt(double *rtt)
+raw_rtt(double *rtt, struct cpu *cpu)
 {
 	uint16_t port;
 	int lfd = raw_listen(&port), fd, n = 0, one = 1;
@@ -374,6 +416,7 @@ raw_rtt(double *rtt)
 	}
 	close(lfd);
 	fd = raw_dial(port);
+	cpu_start(cpu);
 	t0 = bench_now();
 	while (n < MAX_RTT && bench_now() - t0 < 1.0) {
 		t1 = bench_now();
@@ -383,7 +426,7 @@ raw_rtt(double *rtt)
 		rtt[n++] = bench_now() - t1;
 	}
 	close(fd);
-	reap(pid);
+	cpu_reap(cpu, pid, n);
 	qsort(rtt, (size_t)n, sizeof(*rtt), cmp_double);
 	return rtt[n / 2];
 }
@@ -594,7 +637,8 @@ ping_msg(struct btnet_conn *c, const uint8_t *msg, size_t len, void *arg)
 }
 
 static double
-session_rtt(const struct node *na, const struct node *nb, double *rtt)
+session_rtt(const struct node *na, const struct node *nb, double *rtt,
+    struct cpu *cpu)
 {
 	struct btnet_endpoint *ep;
 	struct run r;
@@ -609,6 +653,7 @@ session_rtt(const struct node *na, const struct node *nb, double *rtt)
 		die("rtt setup");
 	btnet_endpoint_setcb(ep, ping_est, ping_msg, parent_closed, NULL, &r);
 	snprintf(r.addr, sizeof(r.addr), "127.0.0.1:%u", port);
+	cpu_start(cpu);
 	if (btnet_endpoint_dial(ep, r.addr, &nb->nid, NULL) != BT_OK)
 		die("rtt dial");
 	event_base_dispatch(r.base);
@@ -616,7 +661,7 @@ session_rtt(const struct node *na, const struct node *nb, double *rtt)
 		die("rtt");
 	btnet_endpoint_close(ep);
 	event_base_free(r.base);
-	reap(pid);
+	cpu_reap(cpu, pid, r.nrtt);
 	free(r.msg);
 	qsort(rtt, (size_t)r.nrtt, sizeof(*rtt), cmp_double);
 	return rtt[r.nrtt / 2];
@@ -813,6 +858,7 @@ main(int argc, char **argv)
 	struct node na, nb;
 	double aead, tcp, bound, enc, x, v, hs_bound, hs, tls;
 	double *rtt = malloc(MAX_RTT * sizeof(double)), rtt_raw, rtt_ours;
+	struct cpu cpu_raw, cpu_ours;
 
 	if (rtt == NULL)
 		die("malloc");
@@ -858,10 +904,17 @@ main(int argc, char **argv)
 			    "unavailable)\n");
 	}
 	if (want(argc, argv, "rtt")) {
-		rtt_raw = raw_rtt(rtt);
-		rtt_ours = session_rtt(&na, &nb, rtt);
+		rtt_raw = raw_rtt(rtt, &cpu_raw);
+		rtt_ours = session_rtt(&na, &nb, rtt, &cpu_ours);
 		bench_line("btnet", "rtt64_vs_raw_tcp", rtt_ours * 1e6, "us",
 		    rtt_raw * 1e6, "us", "<= 1.2");
+		printf("  (2 processes; medians of %d raw and %d encrypted "
+		    "round trips; CPU per round trip, both processes: raw "
+		    "%.2f us user + %.2f us system, encrypted %.2f + %.2f)\n",
+		    cpu_raw.n, cpu_ours.n, cpu_raw.user / cpu_raw.n * 1e6,
+		    cpu_raw.sys / cpu_raw.n * 1e6,
+		    cpu_ours.user / cpu_ours.n * 1e6,
+		    cpu_ours.sys / cpu_ours.n * 1e6);
 	}
 	fflush(stdout);
 	node_free(&na);

@@ -13,6 +13,7 @@
 #include <bt/id.h>
 
 struct evbuffer;
+struct event_base;
 
 /* Ops of the protocol (the "op" of a request). */
 enum btapi_op_ {
@@ -160,5 +161,138 @@ int btapi_frame_add_(struct evbuffer *out, const bson_t *doc);
 /* Valid scope text (as libbtnet: 1..64 of [A-Za-z0-9._/-]; manifests also
  * allow ':', which the network cannot carry). */
 int btapi_scope_ok_(const char *s, size_t len);
+
+
+/* ---- data ops (server-ext.c, client-ext.c) -------------------------------
+ * Feeds, records, bags, pubsub, friends, programs and peer addresses: ops
+ * decoded and served by server-ext.c, reached from server.c through the
+ * hooks below, and their client calls in client-ext.c.
+ */
+struct client;
+struct btapi_server;
+struct btapi_server_config;
+struct btcore_manifest;
+struct btapi;
+
+/* server.c: what server-ext.c may see of a server and its clients. */
+struct btapi_server *btapi_client_server_(struct client *c);
+const struct btapi_server_config *btapi_server_cfg_(
+    const struct btapi_server *srv);
+struct event_base *btapi_server_base_(struct btapi_server *srv);
+const char *btapi_server_home_(const struct btapi_server *srv);
+const struct bt_id *btapi_server_node_(const struct btapi_server *srv);
+const uint8_t *btapi_server_owner_(const struct btapi_server *srv);
+int btapi_client_hello_(const struct client *c);
+const struct btcore_manifest *btapi_client_manifest_(const struct client *c);
+int btapi_client_output_full_(const struct client *c);
+void btapi_client_send_(struct client *c, const bson_t *doc);
+void btapi_client_error_(struct client *c, int64_t id, int err,
+    const char *text);
+void **btapi_client_ext_(struct client *c);
+void **btapi_server_ext_(struct btapi_server *srv);
+/* Disconnect every client that said hello with program @p name. */
+void btapi_server_revoke_(struct btapi_server *srv, const char *name);
+
+/* server-ext.c: called by server.c. */
+/* A frame the core decoder refused: 1 when its op is a data op (then
+ * answered here), 0 otherwise. */
+int btapi_ext_frame_(struct client *c, const uint8_t *doc, size_t len);
+/* May this signed manifest (already checked against the owner) say
+ * hello?  BT_OK or BTAPI_EDENIED. */
+int btapi_ext_hello_(struct btapi_server *srv,
+    const struct btcore_manifest *m, const uint8_t *enc, size_t len);
+int btapi_ext_open_(struct btapi_server *srv);
+void btapi_ext_close_(struct btapi_server *srv);
+void btapi_ext_client_free_(struct client *c);
+
+/* Decoded data-op request (server-ext.c); pointers borrowed from the
+ * frame. */
+enum btapi_xop_ {
+	BTAPI_XOP_NONE_ = 0,
+	BTAPI_XOP_FEED_CREATE_,
+	BTAPI_XOP_FEED_APPEND_,
+	BTAPI_XOP_FEED_HEAD_,
+	BTAPI_XOP_FEED_GET_,
+	BTAPI_XOP_FEED_FOLLOW_,
+	BTAPI_XOP_FEED_UNFOLLOW_,
+	BTAPI_XOP_RECORD_SET_,
+	BTAPI_XOP_RECORD_GET_,
+	BTAPI_XOP_BAG_ADD_,
+	BTAPI_XOP_BAG_QUERY_,
+	BTAPI_XOP_PUBSUB_JOIN_,
+	BTAPI_XOP_PUBSUB_PUBLISH_,
+	BTAPI_XOP_PUBSUB_LEAVE_,
+	BTAPI_XOP_FRIEND_INVITE_,
+	BTAPI_XOP_FRIEND_ACCEPT_,
+	BTAPI_XOP_FRIEND_LIST_,
+	BTAPI_XOP_FRIEND_ALLOW_,
+	BTAPI_XOP_FRIEND_REMOVE_,
+	BTAPI_XOP_PROGRAM_INSTALL_,
+	BTAPI_XOP_PROGRAM_LIST_,
+	BTAPI_XOP_PROGRAM_REMOVE_,
+	BTAPI_XOP_PEER_LIST_,
+	BTAPI_XOP_COUNT_
+};
+
+#define BTAPI_XITEMS_MAX_	4096	/* entries of one feed-append */
+#define BTAPI_XSCOPES_MAX_	32	/* scopes of one friend-allow */
+
+struct btapi_xreq_ {
+	enum btapi_xop_ op;
+	int64_t id;
+	uint32_t have;			/* BTAPI_XF_* */
+	const uint8_t *feed, *key, *value, *data, *channel, *node, *manifest;
+	size_t key_len, value_len, data_len, manifest_len;
+	int key_is_bin;
+	const char *name, *kind;
+	int64_t index, from, follow;
+	int32_t limit;
+	const uint8_t *items;		/* array document, validated */
+	size_t items_len, nitems;
+	const uint8_t *scopes;		/* array document, validated */
+	size_t scopes_len, nscopes;
+};
+
+#define BTAPI_XF_FEED_		(1u << 0)	/* feed: binary 32 */
+#define BTAPI_XF_ITEMS_		(1u << 1)	/* items: array of binary */
+#define BTAPI_XF_INDEX_		(1u << 2)	/* index: int64 >= 0 */
+#define BTAPI_XF_FROM_		(1u << 3)	/* from: int64 >= 0 */
+#define BTAPI_XF_FOLLOW_	(1u << 4)	/* follow: int64 */
+#define BTAPI_XF_KEY_		(1u << 5)	/* key: string or binary 1..64 */
+#define BTAPI_XF_VALUE_		(1u << 6)	/* value: binary */
+#define BTAPI_XF_PUB_		(1u << 7)	/* pub: binary 32 */
+#define BTAPI_XF_KIND_		(1u << 8)	/* kind: popular recent sample */
+#define BTAPI_XF_LIMIT_		(1u << 9)	/* limit: int32 1..256 */
+#define BTAPI_XF_CHANNEL_	(1u << 10)	/* channel: binary 32 */
+#define BTAPI_XF_DATA_		(1u << 11)	/* data: binary */
+#define BTAPI_XF_FILE_		(1u << 12)	/* file: binary (peer file) */
+#define BTAPI_XF_NODE_		(1u << 13)	/* node: binary 32 */
+#define BTAPI_XF_SCOPES_	(1u << 14)	/* scopes: array of string */
+#define BTAPI_XF_MANIFEST_	(1u << 15)	/* manifest: binary */
+#define BTAPI_XF_NAME_		(1u << 16)	/* name: string */
+
+/* Decode a data-op request.  BT_OK; BTAPI_EBADOP (not a data op);
+ * BT_EFORMAT, BT_ERANGE, BT_ETOOBIG as btapi_req_decode_(). */
+int btapi_xreq_decode_(struct btapi_xreq_ *r, const uint8_t *doc, size_t len);
+/* The data op's name, or NULL. */
+const char *btapi_xop_name_(enum btapi_xop_ op);
+
+/* client.c: what client-ext.c may use of a connection. */
+typedef void (*btapi_reply_fn_)(struct btapi *c, void *arg, int err,
+    const char *text, const bson_t *reply);
+/* Start a request of op @p op in @p b (fills op and id). */
+void btapi_req_begin_(struct btapi *c, bson_t *b, const char *op);
+/* Send @p b (destroyed); @p fn runs exactly once with the reply (or
+ * BT_ECLOSED) when BT_OK is returned, never otherwise. */
+int btapi_request_(struct btapi *c, bson_t *b, btapi_reply_fn_ fn,
+    void *arg);
+/* Run a connection's private loop until *done: BT_OK, BT_ESTATE (not a
+ * blocking connection), BT_ECLOSED, BT_EIO. */
+int btapi_wait_(struct btapi *c, const int *done);
+void **btapi_conn_ext_(struct btapi *c);
+struct event_base *btapi_conn_base_(struct btapi *c);
+/* client-ext.c: called by client.c. */
+void btapi_ext_event_(struct btapi *c, const char *ev, const bson_t *b);
+void btapi_ext_conn_free_(struct btapi *c);
 
 #endif /* BTAPI_INTERNAL_H */

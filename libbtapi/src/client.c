@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -50,6 +51,7 @@ struct cpend {
 	struct btapi_stream *s;
 	btapi_watch_fn wfn;		/* watch registration */
 	void *warg;
+	btapi_reply_fn_ xfn;		/* btapi_request_() */
 };
 
 struct cwatch {
@@ -131,6 +133,9 @@ struct btapi {
 	char *home;
 	btapi_done_cb closed_cb;
 	void *closed_arg;
+	btapi_progress_fn progress_cb;	/* "progress" events */
+	void *progress_arg;
+	void *ext;			/* client-ext.c */
 };
 
 static void lop_run(struct btapi *c);
@@ -143,6 +148,51 @@ ignore(int rc)
 }
 
 /* ---- requests ------------------------------------------------------------- */
+
+/*
+ * Queue the frame of @p doc on @p bev.  When nothing is queued before it,
+ * the frame goes to the socket at once and only what the socket does not
+ * take is queued: a frame then costs one send, not a write event armed,
+ * waited for and disarmed.  A failing send queues the whole frame; the
+ * bufferevent meets the error on its own write.
+ */
+static int
+frame_send(struct bufferevent *bev, const bson_t *doc)
+{
+	struct evbuffer *out = bufferevent_get_output(bev);
+	const uint8_t *data = bson_get_data(doc);
+	struct iovec iov[2];
+	struct msghdr mh;
+	uint8_t hdr[4];
+	uint32_t n = doc->len;
+	size_t done;
+	ssize_t k;
+
+	if (n > BTAPI_FRAME_MAX)
+		return BT_ETOOBIG;
+	if (evbuffer_get_length(out) != 0 || bufferevent_getfd(bev) < 0)
+		return btapi_frame_add_(out, doc);
+	hdr[0] = (uint8_t)(n >> 24);
+	hdr[1] = (uint8_t)(n >> 16);
+	hdr[2] = (uint8_t)(n >> 8);
+	hdr[3] = (uint8_t)n;
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = sizeof(hdr);
+	iov[1].iov_base = (void *)(uintptr_t)data;
+	iov[1].iov_len = n;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = iov;
+	mh.msg_iovlen = 2;
+	k = sendmsg(bufferevent_getfd(bev), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	done = k > 0 ? (size_t)k : 0;
+	if (done == sizeof(hdr) + n)
+		return BT_OK;
+	if (done < sizeof(hdr))
+		return btapi_frame_add_(out, doc);
+	done -= sizeof(hdr);
+	return evbuffer_add(out, data + done, n - done) == 0 ? BT_OK :
+	    BT_ENOMEM;
+}
 
 static int
 req_begin(struct btapi *c, bson_t *b, const char *op, int64_t *id)
@@ -164,8 +214,7 @@ req_send(struct btapi *c, bson_t *b, struct cpend *p)
 		rc = BT_ECLOSED;
 		goto out;
 	}
-	if ((rc = btapi_frame_add_(bufferevent_get_output(c->bev), b)) !=
-	    BT_OK)
+	if ((rc = frame_send(c->bev, b)) != BT_OK)
 		goto out;
 	p->next = NULL;
 	if (c->tail != NULL)
@@ -575,6 +624,7 @@ really_free(struct btapi *c)
 		c->lops = l->next;
 		free(l);
 	}
+	btapi_ext_conn_free_(c);
 	if (c->defer != NULL)
 		event_free(c->defer);
 	if (c->bev != NULL)
@@ -784,6 +834,36 @@ ev_http(struct btapi *c, const bson_t *b, const char *ev)
 	}
 }
 
+/* {event: "progress", id, what, namespace, seq, fetched, present, blocks} */
+static void
+ev_progress(struct btapi *c, const bson_t *b)
+{
+	struct btapi_progress p;
+	int64_t v;
+
+	if (c->progress_cb == NULL)
+		return;
+	memset(&p, 0, sizeof(p));
+	p.what = find_str(b, "what");
+	p.ns = find_str(b, "namespace");
+	if (p.what == NULL || p.ns == NULL)
+		return;
+	p.seq = (v = find_i64(b, "seq")) > 0 ? (uint64_t)v : 0;
+	p.fetched = (v = find_i64(b, "fetched")) > 0 ? (uint64_t)v : 0;
+	p.present = (v = find_i64(b, "present")) > 0 ? (uint64_t)v : 0;
+	p.blocks = (v = find_i64(b, "blocks")) > 0 ? (uint64_t)v : 0;
+	c->progress_cb(c->progress_arg, &p);
+}
+
+void
+btapi_set_progress_cb(struct btapi *c, btapi_progress_fn fn, void *arg)
+{
+	if (c == NULL)
+		return;
+	c->progress_cb = fn;
+	c->progress_arg = arg;
+}
+
 static void
 handle_frame(struct btapi *c, const uint8_t *doc, size_t len)
 {
@@ -806,6 +886,10 @@ handle_frame(struct btapi *c, const uint8_t *doc, size_t len)
 			ev_rpc(c, &b);
 		else if (strncmp(ev, "http", 4) == 0)
 			ev_http(c, &b, ev);
+		else if (strcmp(ev, "progress") == 0)
+			ev_progress(c, &b);
+		else
+			btapi_ext_event_(c, ev, &b);
 		return;
 	}
 	if (!bson_iter_init_find(&it, &b, "id") || !BSON_ITER_HOLDS_INT64(&it))
@@ -2013,6 +2097,60 @@ void
 btapi_free(void *p)
 {
 	free(p);
+}
+
+/* ---- for the data ops (client-ext.c) ----------------------------------- */
+
+static void
+done_ext(struct btapi *c, struct cpend *p, int err, const char *text,
+    const bson_t *r)
+{
+	p->xfn(c, p->arg, err, text, r);
+}
+
+void
+btapi_req_begin_(struct btapi *c, bson_t *b, const char *op)
+{
+	int64_t id;
+
+	req_begin(c, b, op, &id);
+}
+
+int
+btapi_request_(struct btapi *c, bson_t *b, btapi_reply_fn_ fn, void *arg)
+{
+	bson_iter_t it;
+	struct cpend *p;
+
+	if (!bson_iter_init_find(&it, b, "id") || !BSON_ITER_HOLDS_INT64(&it) ||
+	    (p = pend_new(bson_iter_int64(&it), done_ext, arg)) == NULL) {
+		bson_destroy(b);
+		return BT_ENOMEM;
+	}
+	p->xfn = fn;
+	return req_send(c, b, p);
+}
+
+void **
+btapi_conn_ext_(struct btapi *c)
+{
+	return &c->ext;
+}
+
+struct event_base *
+btapi_conn_base_(struct btapi *c)
+{
+	return c->base;
+}
+
+static int wait_until(struct btapi *c, const int *done);
+
+int
+btapi_wait_(struct btapi *c, const int *done)
+{
+	if (!c->own_base)
+		return BT_ESTATE;
+	return wait_until(c, done);
 }
 
 /* ---- blocking ----------------------------------------------------------------- */

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 
+#include <bt/apirepl.h>
 #include <bt/apiserver.h>
 #include <bt/file.h>
 #include <bt/manifest.h>
@@ -126,6 +128,7 @@ struct client {
 	size_t nwatches;
 	size_t inflight;
 	int paused;
+	void *ext;			/* server-ext.c */
 };
 
 struct btapi_server {
@@ -143,8 +146,10 @@ struct btapi_server {
 	struct handler *handlers;
 	struct route *routes;
 	struct pend *pends;
+	struct deferred *deferred;	/* ops waiting for a fetch */
 	int64_t next_id;
 	int64_t next_token;
+	void *ext;			/* server-ext.c */
 };
 
 static void client_free(struct client *c);
@@ -181,13 +186,58 @@ btapi_server_clients(const struct btapi_server *srv)
 
 /* ---- sending ------------------------------------------------------------ */
 
+/*
+ * Queue the frame of @p doc on @p bev.  When nothing is queued before it,
+ * the frame goes to the socket at once and only what the socket does not
+ * take is queued: a frame then costs one send, not a write event armed,
+ * waited for and disarmed.  A failing send queues the whole frame; the
+ * bufferevent meets the error on its own write.
+ */
+static int
+frame_send(struct bufferevent *bev, const bson_t *doc)
+{
+	struct evbuffer *out = bufferevent_get_output(bev);
+	const uint8_t *data = bson_get_data(doc);
+	struct iovec iov[2];
+	struct msghdr mh;
+	uint8_t hdr[4];
+	uint32_t n = doc->len;
+	size_t done;
+	ssize_t k;
+
+	if (n > BTAPI_FRAME_MAX)
+		return BT_ETOOBIG;
+	if (evbuffer_get_length(out) != 0 || bufferevent_getfd(bev) < 0)
+		return btapi_frame_add_(out, doc);
+	hdr[0] = (uint8_t)(n >> 24);
+	hdr[1] = (uint8_t)(n >> 16);
+	hdr[2] = (uint8_t)(n >> 8);
+	hdr[3] = (uint8_t)n;
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = sizeof(hdr);
+	iov[1].iov_base = (void *)(uintptr_t)data;
+	iov[1].iov_len = n;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = iov;
+	mh.msg_iovlen = 2;
+	k = sendmsg(bufferevent_getfd(bev), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	done = k > 0 ? (size_t)k : 0;
+	if (done == sizeof(hdr) + n)
+		return BT_OK;
+	if (done < sizeof(hdr))
+		return btapi_frame_add_(out, doc);
+	done -= sizeof(hdr);
+	return evbuffer_add(out, data + done, n - done) == 0 ? BT_OK :
+	    BT_ENOMEM;
+}
+
 static void
 client_send(struct client *c, const bson_t *doc)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
 	/* a frame that cannot be queued is lost; the client times out */
-	(void)btapi_frame_add_(out, doc);
+	(void)frame_send(c->bev, doc);
 	if (evbuffer_get_length(out) > c->srv->cfg.max_output && !c->paused) {
 		c->paused = 1;
 		bufferevent_disable(c->bev, EV_READ);
@@ -627,6 +677,9 @@ op_hello(struct client *c, const struct btapi_req_ *r)
 		rc = BTAPI_EDENIED;
 		if (owner == NULL ||
 		    memcmp(owner->b, srv->owner.b, sizeof(owner->b)) != 0)
+			goto out;
+		if ((rc = btapi_ext_hello_(srv, m, r->manifest,
+		    r->manifest_len)) != BT_OK)
 			goto out;
 	}
 	c->manifest = m;
@@ -1365,6 +1418,10 @@ op_handle(struct client *c, const struct btapi_req_ *r)
 	if (c->manifest != NULL &&
 	    !btcore_manifest_allows_scope(c->manifest, r->scope))
 		goto out;
+	rc = BTAPI_EBUSY;
+	if (srv->cfg.replicator != NULL &&
+	    strcmp(r->scope, BTAPI_REPL_SCOPE) == 0)
+		goto out;	/* the replicator serves it */
 	if ((h = handler_find(srv, r->scope)) != NULL) {
 		rc = h->c == c ? BT_OK : BTAPI_EBUSY;
 		goto out;
@@ -1491,6 +1548,41 @@ call_cb(void *arg, const struct btnet_rpc_result *res)
 	pend_free(p);
 }
 
+/* A call to the node's own "node" scope, answered by the replicator: 1
+ * when answered. */
+static int
+node_scope(struct client *c, const struct btapi_req_ *r, const uint8_t *args,
+    size_t alen)
+{
+	struct btapi_replicator *repl = c->srv->cfg.replicator;
+	uint8_t *doc = NULL;
+	size_t dlen = 0;
+	bson_t b;
+	int rc;
+
+	if (repl == NULL || strcmp(r->scope, BTAPI_REPL_SCOPE) != 0)
+		return 0;
+	rc = btapi_replicator_answer(repl, &c->srv->node, args, alen, &doc,
+	    &dlen);
+	if (r->oneway) {
+		reply_ok(c, r->id);
+	} else if (rc == BT_OK) {
+		reply_begin(&b, r->id);
+		BSON_APPEND_BINARY(&b, "result", BSON_SUBTYPE_BINARY, doc,
+		    (uint32_t)dlen);
+		send_done(c, &b);
+	} else {
+		bson_init(&b);
+		BSON_APPEND_INT64(&b, "id", r->id);
+		BSON_APPEND_INT32(&b, "err", BTNET_EREMOTE);
+		BSON_APPEND_UTF8(&b, "text", btapi_strerror(rc));
+		BSON_APPEND_INT32(&b, "code", rc);
+		send_done(c, &b);
+	}
+	free(doc);
+	return 1;
+}
+
 static void
 op_call(struct client *c, const struct btapi_req_ *r)
 {
@@ -1510,7 +1602,10 @@ op_call(struct client *c, const struct btapi_req_ *r)
 		goto out;
 	if (btcore_id_cmp(&r->node, &srv->node) == 0) {
 		rc = BTNET_ENOSCOPE;
-		if ((h = handler_find(srv, r->scope)) == NULL)
+		if ((h = handler_find(srv, r->scope)) == NULL &&
+		    node_scope(c, r, args, alen))
+			return;
+		if (h == NULL)
 			goto out;
 		rc = BT_ENOMEM;
 		if ((p = pend_new(srv, P_RPC_LOCAL)) == NULL)
@@ -1833,6 +1928,99 @@ out:
 	reply_err(c, r->id, rc, NULL);
 }
 
+/* ---- for the data ops (server-ext.c) ----------------------------------- */
+
+struct btapi_server *
+btapi_client_server_(struct client *c)
+{
+	return c->srv;
+}
+
+const struct btapi_server_config *
+btapi_server_cfg_(const struct btapi_server *srv)
+{
+	return &srv->cfg;
+}
+
+struct event_base *
+btapi_server_base_(struct btapi_server *srv)
+{
+	return srv->base;
+}
+
+const char *
+btapi_server_home_(const struct btapi_server *srv)
+{
+	return btcore_path_format(srv->home, NULL);
+}
+
+const struct bt_id *
+btapi_server_node_(const struct btapi_server *srv)
+{
+	return &srv->node;
+}
+
+const uint8_t *
+btapi_server_owner_(const struct btapi_server *srv)
+{
+	return srv->owner.b;
+}
+
+int
+btapi_client_hello_(const struct client *c)
+{
+	return c->hello;
+}
+
+const struct btcore_manifest *
+btapi_client_manifest_(const struct client *c)
+{
+	return c->manifest;
+}
+
+int
+btapi_client_output_full_(const struct client *c)
+{
+	return output_full(c);
+}
+
+void
+btapi_client_send_(struct client *c, const bson_t *doc)
+{
+	client_send(c, doc);
+}
+
+void
+btapi_client_error_(struct client *c, int64_t id, int err, const char *text)
+{
+	reply_err(c, id, err, text);
+}
+
+void **
+btapi_client_ext_(struct client *c)
+{
+	return &c->ext;
+}
+
+void **
+btapi_server_ext_(struct btapi_server *srv)
+{
+	return &srv->ext;
+}
+
+void
+btapi_server_revoke_(struct btapi_server *srv, const char *name)
+{
+	struct client *c, *next;
+
+	for (c = srv->clients; c != NULL; c = next) {
+		next = c->next;
+		if (c->manifest != NULL &&
+		    strcmp(btcore_manifest_name(c->manifest), name) == 0)
+			client_free(c);
+	}
+}
+
 /* ---- dispatch ----------------------------------------------------------------- */
 
 static void
@@ -1874,6 +2062,164 @@ dispatch(struct client *c, const struct btapi_req_ *r)
 	}
 }
 
+/* ---- reads in other namespaces: fetched first (bt/apirepl.h) ----------- */
+
+/* A read waiting for the fetch of its namespace: its frame, copied. */
+struct deferred {
+	struct deferred *next;
+	struct client *c;
+	struct btapi_fetch *fetch;
+	int64_t id;
+	struct bt_pubkey ns;
+	size_t len;
+	uint8_t doc[];
+};
+
+static void
+deferred_unlink(struct deferred *d)
+{
+	struct deferred **dp;
+
+	for (dp = &d->c->srv->deferred; *dp != NULL; dp = &(*dp)->next)
+		if (*dp == d) {
+			*dp = d->next;
+			break;
+		}
+	if (d->c->inflight > 0)
+		d->c->inflight--;
+}
+
+/* Drop the reads of @p c that wait (it is going away). */
+static void
+deferred_drop(struct client *c)
+{
+	struct deferred **dp, *d;
+
+	for (dp = &c->srv->deferred; (d = *dp) != NULL;) {
+		if (d->c != c) {
+			dp = &d->next;
+			continue;
+		}
+		*dp = d->next;
+		btapi_replicator_cancel(d->fetch);
+		free(d);
+	}
+}
+
+static void
+fetch_progress(void *arg, const struct btapi_fetch_progress *p)
+{
+	struct deferred *d = arg;
+	char ns[BT_ID_HEX_LEN + 2];
+	bson_t b;
+
+	ns[0] = '/';
+	btcore_id_to_hex((const struct bt_id *)(const void *)&d->ns, ns + 1);
+	bson_init(&b);
+	BSON_APPEND_UTF8(&b, "event", "progress");
+	BSON_APPEND_INT64(&b, "id", d->id);
+	BSON_APPEND_UTF8(&b, "what", "fetch");
+	BSON_APPEND_UTF8(&b, "namespace", ns);
+	BSON_APPEND_INT64(&b, "seq", (int64_t)p->seq);
+	BSON_APPEND_INT64(&b, "fetched", (int64_t)p->fetched);
+	BSON_APPEND_INT64(&b, "present", (int64_t)p->present);
+	BSON_APPEND_INT64(&b, "blocks", (int64_t)p->blocks);
+	send_done(d->c, &b);
+}
+
+/*
+ * The fetch of @p ns ended with @p err: run the read, or, when it
+ * failed and the store does not hold the namespace, answer why.  1
+ * when answered here.
+ */
+static int
+fetch_end(struct client *c, int64_t id, const struct bt_pubkey *ns, int err)
+{
+	char text[160], hex[BT_ID_HEX_LEN + 1];
+	uint64_t seq;
+	int rc;
+
+	if (err == BT_OK)
+		return 0;
+	rc = btstore_ns_root(c->srv->cfg.store, ns, NULL, 0, NULL, &seq, NULL);
+	if (rc == BT_OK || rc == BT_ERANGE)
+		return 0;	/* held: serve what the store has */
+	btcore_id_to_hex((const struct bt_id *)(const void *)ns, hex);
+	snprintf(text, sizeof(text), "fetching /%s from the network: %s",
+	    hex, btapi_strerror(err));
+	reply_err(c, id, err, text);
+	return 1;
+}
+
+static void
+fetch_done(void *arg, int err)
+{
+	struct deferred *d = arg;
+	struct btapi_req_ r;
+
+	deferred_unlink(d);
+	if (!fetch_end(d->c, d->id, &d->ns, err) &&
+	    btapi_req_decode_(&r, d->doc, d->len) == BT_OK)
+		dispatch(d->c, &r);
+	free(d);
+}
+
+/*
+ * A read (stat, list, open "r") of a path in a stale namespace: fetch it
+ * first, keeping the frame @p doc to run when the fetch ends.  1 when the
+ * request was taken (deferred or answered), 0 to run it now.
+ */
+static int
+fetch_first(struct client *c, const struct btapi_req_ *r, const uint8_t *doc,
+    size_t len)
+{
+	struct btapi_server *srv = c->srv;
+	struct btcore_path *p = NULL;
+	struct deferred *d = NULL;
+	const struct bt_pubkey *ns;
+	int rc, taken = 0;
+
+	if (srv->cfg.replicator == NULL || !c->hello ||
+	    !(r->op == BTAPI_OP_STAT_ || r->op == BTAPI_OP_LIST_ ||
+	    (r->op == BTAPI_OP_OPEN_ && r->mode == BTAPI_MODE_R_)))
+		return 0;
+	if (prepare(c, r->path, r->path_len, 0, r, &p) != BT_OK)
+		return 0;	/* the op answers the error */
+	ns = btcore_path_namespace(p);
+	if (!btapi_replicator_stale(srv->cfg.replicator, ns))
+		goto out;
+	taken = 1;
+	rc = BTAPI_ELIMIT;
+	if (c->inflight >= srv->cfg.max_inflight) {
+		reply_err(c, r->id, rc, NULL);
+		goto out;
+	}
+	rc = BT_ENOMEM;
+	if ((d = calloc(1, sizeof(*d) + len)) == NULL) {
+		reply_err(c, r->id, rc, NULL);
+		goto out;
+	}
+	d->c = c;
+	d->id = r->id;
+	d->ns = *ns;
+	d->len = len;
+	memcpy(d->doc, doc, len);
+	rc = btapi_replicator_fetch(srv->cfg.replicator, ns, fetch_done,
+	    fetch_progress, d, &d->fetch);
+	if (rc != BT_OK) {
+		taken = fetch_end(c, r->id, ns, rc);
+		goto out;
+	}
+	d->next = srv->deferred;
+	srv->deferred = d;
+	c->inflight++;
+	d = NULL;
+out:
+	free(d);
+	btcore_path_free(p);
+	return taken;
+}
+
 /* Process whole frames; 0 when the client was closed. */
 static int
 client_process(struct client *c)
@@ -1902,9 +2248,11 @@ client_process(struct client *c)
 			return 0;
 		}
 		rc = btapi_req_decode_(&r, buf + 4, total - 4);
-		if (rc != BT_OK)
+		if (rc != BT_OK && btapi_ext_frame_(c, buf + 4, total - 4))
+			;	/* a data op, answered by server-ext.c */
+		else if (rc != BT_OK)
 			reply_err(c, r.id, rc, NULL);
-		else
+		else if (!fetch_first(c, &r, buf + 4, total - 4))
 			dispatch(c, &r);
 		evbuffer_drain(in, total);
 	}
@@ -1963,6 +2311,8 @@ client_free(struct client *c)
 	struct route **rp, *rt;
 	struct pend *p, *pnext;
 
+	btapi_ext_client_free_(c);
+	deferred_drop(c);
 	while ((s = c->streams) != NULL) {
 		c->streams = s->next;
 		stream_free(s);		/* unfinished writes are dropped */
@@ -2186,6 +2536,8 @@ btapi_server_open(struct btapi_server **out, struct event_base *base,
 	rc = btstore_ns_create(cfg->store, cfg->signer);
 	if (rc != BT_OK && rc != BT_EEXIST)
 		goto out;
+	if ((rc = btapi_ext_open_(srv)) != BT_OK)
+		goto out;
 	if ((rc = check_dir(srv->path)) != BT_OK)
 		goto out;
 	if ((rc = listen_socket(srv, &fd)) != BT_OK)
@@ -2227,6 +2579,7 @@ btapi_server_close(struct btapi_server *srv)
 	}
 	while (srv->clients != NULL)
 		client_free(srv->clients);
+	btapi_ext_close_(srv);
 	/* what is left has no client: network requests and calls */
 	while (srv->pends != NULL) {
 		struct pend *p = srv->pends;

@@ -114,6 +114,16 @@ static const struct btcore_msg_field_spec f_relay_data[] = {
 	CIRCUIT(REQUIRED),
 	F(VALUE, "value", BIN, REQUIRED, 1, BTCORE_MSG_RELAY_CHUNK_MAX, 0)
 };
+static const struct btcore_msg_field_spec f_admit[] = {
+	F(VALUE, "value", BIN, REQUIRED, 0, BTCORE_MSG_ADMIT_MAX, 0)
+};
+static const struct btcore_msg_field_spec f_admit_challenge[] = {
+	F(VALUE, "value", BIN, REQUIRED, 1, BTCORE_MSG_ADMIT_MAX, 0)
+};
+static const struct btcore_msg_field_spec f_admit_answer[] = {
+	F(VALUE, "value", BIN, REQUIRED, BTCORE_MSG_ADMIT_ANSWER_LEN,
+	    BTCORE_MSG_ADMIT_ANSWER_LEN, 0)
+};
 static const struct btcore_msg_field_spec f_error[] = {
 	F(CODE, "code", INT32, REQUIRED, INT32_MIN, INT32_MAX, 0),
 	F(TEXT, "text", STR, REQUIRED, 0, BTCORE_MSG_TEXT_MAX, 0)
@@ -170,6 +180,10 @@ static const struct btcore_msg_spec specs[] = {
 	S(RELAY_INCOMING, "relay-incoming", 0, f_relay_incoming),
 	S(RELAY_DATA, "relay-data", 0, f_relay_data),
 	S(RELAY_CLOSE, "relay-close", 0, f_circuit),
+	S(ADMIT_REQ, "admit", 0, f_admit),
+	S(ADMIT_REP, "admit", 1, f_admit),
+	S(ADMIT_CHALLENGE_REQ, "admit-challenge", 0, f_admit_challenge),
+	S(ADMIT_CHALLENGE_REP, "admit-challenge", 1, f_admit_answer),
 };
 
 #define NSPECS	(sizeof(specs) / sizeof(specs[0]))

@@ -11,7 +11,10 @@
  * and moves to the front only when the room behind it runs short.
  * Output stays with the bufferevent: messages are encrypted frame by
  * frame into reserved space of its output buffer (in chains of about
- * TX_RESERVE bytes), small ones on an empty queue straight to the socket.
+ * TX_RESERVE bytes), small ones on an empty queue straight to the socket
+ * with one send(2).  Reads only note the time; one
+ * idle sweep per endpoint (see idle_arm()) closes quiet connections, so
+ * the loop has no timer to re-arm per read.
  *
  * Lifetime.  Every entry from libevent raises ep->busy for the duration
  * of the callback.  A connection that ends is unlinked and disabled at
@@ -35,6 +38,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#ifdef __linux__
+#include <sys/timerfd.h>
+#endif
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -54,6 +61,8 @@
 #define RATE_UNIT	60000u	/* a handshake in bucket units (per minute, ms) */
 #define SINGLE_IO	(256 * 1024)
 #define DIRECT_MAX	(16 * 1024)	/* messages tried straight on the socket */
+#define TX_DIRECT	(BTNET_FRAME_HDR_LEN + BTNET_FRAME_LEN_LEN + \
+			    DIRECT_MAX + BTNET_NOISE_TAG_LEN)
 #define RX_BUF		(256 * 1024 + 512)	/* not a multiple of 64 KiB */
 #define FRAME_WIRE_MAX	(BTNET_FRAME_HDR_LEN + BTNET_NOISE_MSG_MAX)
 #define RX_ROUNDS	4		/* reads per wakeup, while they fill */
@@ -76,8 +85,11 @@ struct btnet_conn {
 	struct btnet_frame_decoder *dec;
 	struct event *rd;		/* established: reads the socket */
 	uint8_t *rx;			/* RX_BUF bytes for rd */
+	uint8_t *tx;			/* TX_DIRECT bytes for send_direct() */
+	evutil_socket_t fd;		/* established: the socket */
 	size_t rx_off, rx_end;		/* unprocessed bytes at rx */
 	size_t tx_room;			/* free bytes after the last commit */
+	uint64_t rx_ms;			/* established: when bytes last came */
 	int state;
 	int inbound;
 	int seen;			/* the application knows the handle */
@@ -106,6 +118,9 @@ struct btnet_endpoint {
 	uint64_t nconns;
 	int busy, dead;
 	struct rate_slot *slots;
+	struct event *idle_ev;		/* the idle sweep (see idle_arm) */
+	int idle_fd;			/* its timerfd, or -1 */
+	uint64_t idle_at;		/* when it fires, 0: not armed */
 	uint64_t stat_established, stat_hs_failed, stat_rate, stat_cap,
 	    stat_accept_err;
 };
@@ -285,6 +300,7 @@ conn_destroy(struct btnet_conn *c)
 	if (c->rd != NULL)
 		event_free(c->rd);
 	free(c->rx);
+	free(c->tx);
 	btnet_handshake_free(c->hs);
 	btnet_frame_decoder_free(c->dec);
 	btnet_cipher_free(c->send);
@@ -309,6 +325,10 @@ ep_free(struct btnet_endpoint *ep)
 {
 	if (ep->lst != NULL)
 		evconnlistener_free(ep->lst);
+	if (ep->idle_ev != NULL)
+		event_free(ep->idle_ev);
+	if (ep->idle_fd >= 0)
+		(void)close(ep->idle_fd);
 	free(ep->slots);
 	btcore_wipe(ep, sizeof(*ep));
 	free(ep);
@@ -396,6 +416,120 @@ conn_fail_later(struct btnet_conn *c, int reason)
 		conn_kill(c, reason, 0);
 }
 
+/* ---- the idle sweep --------------------------------------------------- */
+
+/*
+ * Reads of established connections only note the time (c->rx_ms).  One
+ * sweep per endpoint, set for the earliest deadline, closes connections
+ * idle for idle_ms and sets itself again.  On Linux it runs on a timerfd:
+ * a pending libevent timer would give each epoll_wait() of the loop a
+ * timeout, which costs every wakeup a kernel timer (a few percent of a
+ * small round trip).
+ */
+static void on_idle(evutil_socket_t fd, short what, void *arg);
+
+static int
+idle_start(struct btnet_endpoint *ep)
+{
+#ifdef __linux__
+	ep->idle_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK |
+	    TFD_CLOEXEC);
+	if (ep->idle_fd < 0)
+		return errno == ENOMEM ? BT_ENOMEM : BT_EIO;
+	ep->idle_ev = event_new(ep->base, ep->idle_fd, EV_READ | EV_PERSIST,
+	    on_idle, ep);
+	if (ep->idle_ev != NULL && event_add(ep->idle_ev, NULL) == 0)
+		return BT_OK;
+#else
+	if ((ep->idle_ev = evtimer_new(ep->base, on_idle, ep)) != NULL)
+		return BT_OK;
+#endif
+	if (ep->idle_ev != NULL)
+		event_free(ep->idle_ev);
+	ep->idle_ev = NULL;
+	if (ep->idle_fd >= 0)
+		(void)close(ep->idle_fd);
+	ep->idle_fd = -1;
+	return BT_ENOMEM;
+}
+
+/* Make the sweep run at @p at (ms, CLOCK_MONOTONIC) or earlier. */
+static int
+idle_arm(struct btnet_endpoint *ep, uint64_t at)
+{
+#ifdef __linux__
+	struct itimerspec its;
+#else
+	struct timeval tv;
+	uint64_t t;
+#endif
+	int rc;
+
+	if (ep->idle_at != 0 && ep->idle_at <= at)
+		return BT_OK;
+	if (ep->idle_ev == NULL && (rc = idle_start(ep)) != BT_OK)
+		return rc;
+#ifdef __linux__
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = (time_t)(at / 1000);
+	its.it_value.tv_nsec = (long)(at % 1000) * 1000000;
+	if (timerfd_settime(ep->idle_fd, TFD_TIMER_ABSTIME, &its, NULL) != 0)
+		return BT_EIO;
+#else
+	t = now_ms();
+	tv = ms_tv(at > t ? at - t : 0);
+	if (evtimer_add(ep->idle_ev, &tv) != 0)
+		return BT_ENOMEM;
+#endif
+	ep->idle_at = at;
+	return BT_OK;
+}
+
+static void
+on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct btnet_endpoint *ep = arg;
+	struct btnet_conn *c;
+	uint64_t t, due, next;
+	int killed;
+#ifdef __linux__
+	uint64_t expired;
+
+	/* take the expiry count; the sweep itself goes by the clock */
+	if (read(fd, &expired, sizeof(expired)) != (ssize_t)sizeof(expired))
+		expired = 0;
+#endif
+	(void)fd;
+	(void)what;
+	ep_enter(ep);
+	ep->idle_at = 0;
+	if (ep->dead || ep->idle_ms == 0)
+		goto out;
+	t = now_ms();
+	do {
+		killed = 0;
+		next = 0;
+		for (c = ep->conns; c != NULL; c = c->next) {
+			if (c->state != ST_OPEN || c->rd == NULL || c->failed)
+				continue;
+			due = c->rx_ms + ep->idle_ms;
+			if (due <= t) {
+				/* its callback may close others: start over */
+				conn_kill(c, BT_ETIMEDOUT, 1);
+				killed = 1;
+				break;
+			}
+			if (next == 0 || due < next)
+				next = due;
+		}
+	} while (killed);
+	/* when this fails, the next established connection tries again */
+	if (next != 0)
+		(void)idle_arm(ep, next);
+out:
+	ep_leave(ep);
+}
+
 /* ---- the handshake ---------------------------------------------------- */
 
 #define HS_WAIT		0	/* need more bytes */
@@ -441,6 +575,7 @@ hs_advance(struct btnet_conn *c)
 		return rc;
 	btnet_handshake_free(c->hs);
 	c->hs = NULL;
+	c->fd = bufferevent_getfd(c->bev);
 	(void)evtimer_del(c->timer);
 	if (ep->idle_ms != 0) {
 		tv = ms_tv(ep->idle_ms);
@@ -577,11 +712,8 @@ on_rd(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 	int round, err;
 
+	(void)what;
 	ep_enter(ep);
-	if (what & EV_TIMEOUT) {
-		conn_kill(c, BT_ETIMEDOUT, 1);
-		goto out;
-	}
 	for (round = 0; round < RX_ROUNDS; round++) {
 		rx_make_room(c);
 		room = RX_BUF - c->rx_end;
@@ -598,6 +730,8 @@ on_rd(evutil_socket_t fd, short what, void *arg)
 			conn_kill(c, BT_ECLOSED, 1);
 			goto out;
 		}
+		if (round == 0)
+			c->rx_ms = now_ms();
 		c->rx_end += (size_t)n;
 		if (rx_process(c) != 0 || (size_t)n < room)
 			break;
@@ -612,11 +746,11 @@ direct_start(struct btnet_conn *c)
 {
 	struct btnet_endpoint *ep = c->ep;
 	struct timeval tv, *tp = NULL;
+	int rc;
 
 	if ((c->rx = malloc(RX_BUF)) == NULL)
 		return BT_ENOMEM;
-	c->rd = event_new(ep->base, bufferevent_getfd(c->bev),
-	    EV_READ | EV_PERSIST, on_rd, c);
+	c->rd = event_new(ep->base, c->fd, EV_READ | EV_PERSIST, on_rd, c);
 	if (c->rd == NULL)
 		return BT_ENOMEM;
 	if (ep->idle_ms != 0) {
@@ -625,8 +759,13 @@ direct_start(struct btnet_conn *c)
 	}
 	(void)bufferevent_disable(c->bev, EV_READ);
 	(void)bufferevent_set_timeouts(c->bev, NULL, tp);
-	if (event_add(c->rd, tp) != 0)
+	/* the read event has no timeout: the endpoint's idle sweep */
+	if (event_add(c->rd, NULL) != 0)
 		return BT_ENOMEM;
+	c->rx_ms = now_ms();
+	if (ep->idle_ms != 0 &&
+	    (rc = idle_arm(ep, c->rx_ms + ep->idle_ms)) != BT_OK)
+		return rc;
 	return BT_OK;
 }
 
@@ -879,6 +1018,7 @@ btnet_endpoint_open(struct btnet_endpoint **out, struct event_base *base,
 	}
 	ep->base = base;
 	ep->id = id;
+	ep->idle_fd = -1;
 	ep->hs_timeout_ms = 10000;
 	ep->idle_ms = 300000;
 	ep->max_conns = 1024;
@@ -1088,17 +1228,18 @@ btnet_endpoint_close(struct btnet_endpoint *ep)
 static int
 send_direct(struct btnet_conn *c, const void *msg, size_t len)
 {
-	uint8_t buf[BTNET_FRAME_HDR_LEN + BTNET_FRAME_LEN_LEN + DIRECT_MAX +
-	    BTNET_NOISE_TAG_LEN];
+	uint8_t *buf = c->tx;
 	size_t wl, off = 0;
 	ssize_t n;
 	int rc;
 
-	if ((rc = btnet_frame_encode(c->send, msg, len, 0, buf, sizeof(buf),
+	/* ciphertext only: kept for the next message, never wiped */
+	if (buf == NULL && (buf = c->tx = malloc(TX_DIRECT)) == NULL)
+		return BT_ENOMEM;
+	if ((rc = btnet_frame_encode(c->send, msg, len, 0, buf, TX_DIRECT,
 	    &wl)) != BT_OK)
 		return rc;
-	n = send(bufferevent_getfd(c->bev), buf, wl,
-	    MSG_NOSIGNAL | MSG_DONTWAIT);
+	n = send(c->fd, buf, wl, MSG_NOSIGNAL | MSG_DONTWAIT);
 	/* on any error the bufferevent finds it again when it writes */
 	if (n > 0)
 		off = (size_t)n;

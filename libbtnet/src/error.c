@@ -22,6 +22,8 @@ btnet_strerror(int err)
 		return "remote node serves no such scope";
 	case BTNET_EREMOTE:
 		return "remote handler answered with an error";
+	case BTNET_EADMISSION:
+		return "admission refused: no valid attestation statement (ours or the peer's)";
 	default:
 		return btcore_strerror(err);
 	}

@@ -58,6 +58,12 @@ struct net_conn {
 	struct net_out *q, *qtail;
 	size_t qn, qbytes;
 	uint64_t last_used;
+	/* admit.c: the exchange in progress (NULL once admitted), and the
+	   transaction ids of the "admit" requests each way, by which a
+	   refusal is recognised */
+	struct net_admit *adm;
+	int64_t adm_own_tid, adm_peer_tid;
+	int adm_has_own, adm_has_peer;
 };
 
 struct net_peer {
@@ -91,6 +97,8 @@ struct net_cache_entry;		/* resolve.c */
 struct net_pubsub;		/* pubsub.c */
 struct net_friends;		/* friend.c */
 struct net_relay;		/* relay.c */
+struct net_admit;		/* admit.c: one connection's exchange */
+struct net_admit_ctx;		/* admit.c: statement copy, cache */
 
 struct btnet {
 	struct event_base *base;
@@ -153,6 +161,8 @@ struct btnet {
 	struct net_pubsub *pubsub;
 	struct net_friends *friends;
 	struct net_relay *relay;
+	/* admit.c */
+	struct net_admit_ctx *admit;
 	/* counters, for tests and statistics */
 	struct {
 		uint64_t dropped;	/* messages that did not decode */
@@ -208,6 +218,43 @@ int btnet_addr_eq_(const struct btnet_dht_addr *a,
     const struct btnet_dht_addr *b);
 /* 1 for a valid scope. */
 int btnet_scope_ok_(const char *scope, size_t len);
+
+/*
+ * The rest of an established connection's set-up, once its peer is
+ * admitted: attach it to its peer, send "hello" and what was queued.
+ * BT_OK, or BT_ECLOSED when the connection was dropped.
+ */
+int btnet_conn_ready_(struct btnet *net, struct net_conn *nc,
+    const struct bt_id *id, const struct bt_pubkey *key);
+/* Close @p nc and forget it; its requests fail with @p reason when it is
+ * BTNET_EADMISSION, else as for a lost connection. */
+void btnet_conn_drop_(struct btnet *net, struct net_conn *nc, int reason);
+/* Process one message received on @p c (the message callback). */
+void btnet_conn_input_(struct btnet_conn *c, const uint8_t *msg, size_t len,
+    void *arg);
+
+/* ---- admit.c -------------------------------------------------------- */
+int btnet_admit_init_(struct btnet *net);
+void btnet_admit_close_(struct btnet *net);
+/*
+ * A connection to (@p id, @p key) is established: 0 when it needs no
+ * admission (none required, or the peer is admitted already), 1 when the
+ * exchange has started (btnet_conn_ready_() follows on success), or a
+ * negative code (close it).
+ */
+int btnet_admit_begin_(struct btnet *net, struct net_conn *nc,
+    const struct bt_id *id, const struct bt_pubkey *key);
+/* Input on a connection whose exchange is in progress. */
+void btnet_admit_input_(struct btnet *net, struct net_conn *nc,
+    const uint8_t *msg, size_t len);
+/* An "error" reply on an established connection: 1 when it was the
+ * peer refusing us (the connection is then dropped). */
+int btnet_admit_refusal_(struct btnet *net, struct net_conn *nc,
+    const struct btcore_msg *m);
+/* Housekeeping of an exchange in progress: time it out. */
+void btnet_admit_tick_(struct btnet *net, struct net_conn *nc, uint64_t now);
+/* Release the exchange state of @p nc. */
+void btnet_admit_conn_free_(struct net_conn *nc);
 
 /* ---- rpc.c ---------------------------------------------------------- */
 int btnet_rpc_init_(struct btnet *net);

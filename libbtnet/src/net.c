@@ -10,7 +10,8 @@
  * (one per node id with at least one connection).  The first message on a
  * dialled connection is "hello", naming the address we listen on, so the
  * acceptor can attribute the peer's DHT messages to that address rather
- * than to an ephemeral port.
+ * than to an ephemeral port.  When admission is required (admit.c), a
+ * connection becomes established only once its peer is admitted.
  *
  * Timers.  dht_timer runs btnet_dht_tick() at btnet_dht_next_deadline();
  * the engine asks for the time whenever it starts work, and that arms
@@ -318,6 +319,7 @@ nc_free(struct btnet *net, struct net_conn *nc)
 		nc->next->prev = nc->prev;
 	net->nconns--;
 	queue_free(nc);
+	btnet_admit_conn_free_(nc);
 	free(nc);
 }
 
@@ -771,8 +773,7 @@ on_established(struct btnet_conn *c, const struct bt_id *peer, void *arg)
 	struct net_conn *nc = btnet_conn_data(c);
 	struct bt_pubkey key;
 	char text[BTNET_ADDR_STRLEN];
-	struct net_out *o;
-	int rc;
+	int rc = BT_OK;
 
 	if (net->state == NET_OFFLINE || net->closing) {
 		btnet_conn_close(c);
@@ -797,19 +798,36 @@ on_established(struct btnet_conn *c, const struct bt_id *peer, void *arg)
 	}
 	if (btnet_conn_peer(c, NULL, &key) != BT_OK ||
 	    memcmp(peer->b, net->self.b, BT_ID_LEN) == 0 ||
-	    peer_attach(net, nc, peer, &key) != BT_OK) {
+	    (rc = btnet_admit_begin_(net, nc, peer, &key)) < 0) {
 		/* ourselves (a bootstrap address of our own), or no memory */
 		btnet_conn_close(c);
 		conn_lost(net, nc, BT_ECLOSED);
 		return;
 	}
+	if (rc == 0)
+		(void)btnet_conn_ready_(net, nc, peer, &key);
+}
+
+int
+btnet_conn_ready_(struct btnet *net, struct net_conn *nc,
+    const struct bt_id *peer, const struct bt_pubkey *key)
+{
+	struct btnet_conn *c = nc->c;
+	struct net_out *o;
+	int rc;
+
+	if (peer_attach(net, nc, peer, key) != BT_OK) {
+		btnet_conn_close(c);
+		conn_lost(net, nc, BT_ECLOSED);
+		return BT_ECLOSED;
+	}
 	nc->established = 1;
 	nc->last_used = btnet_now_ms_(net);
 	if (nc->outbound) {
-		btnet_cache_put_(net, peer, &nc->dialed, &key);
+		btnet_cache_put_(net, peer, &nc->dialed, key);
 		send_hello(net, nc);
 	} else {
-		btnet_cache_put_(net, peer, NULL, &key);
+		btnet_cache_put_(net, peer, NULL, key);
 	}
 	while ((o = nc->q) != NULL) {
 		nc->q = o->next;
@@ -823,6 +841,7 @@ on_established(struct btnet_conn *c, const struct bt_id *peer, void *arg)
 	if (nc->q == NULL)
 		nc->qtail = NULL;
 	became_online(net);
+	return BT_OK;
 }
 
 /* @p nc ended (closed by the peer, failed, or closed by us). */
@@ -832,7 +851,8 @@ conn_lost(struct btnet *net, struct net_conn *nc, int reason)
 	struct net_req *r, *next;
 	int st = nc->established ? BT_ECLOSED : BTNET_EUNREACHABLE;
 
-	(void)reason;
+	if (reason == BTNET_EADMISSION)
+		st = reason;
 	for (r = net->reqs; r != NULL; r = next) {
 		next = r->next;
 		if (r->nc == nc) {
@@ -843,6 +863,13 @@ conn_lost(struct btnet *net, struct net_conn *nc, int reason)
 	}
 	peer_detach(net, nc);
 	nc_free(net, nc);
+}
+
+void
+btnet_conn_drop_(struct btnet *net, struct net_conn *nc, int reason)
+{
+	btnet_conn_close(nc->c);
+	conn_lost(net, nc, reason);
 }
 
 static void
@@ -895,8 +922,9 @@ is_dht_type(enum btcore_msg_type t)
 	return t >= BTCORE_MSG_PING_REQ && t <= BTCORE_MSG_ERROR;
 }
 
-static void
-on_message(struct btnet_conn *c, const uint8_t *msg, size_t len, void *arg)
+void
+btnet_conn_input_(struct btnet_conn *c, const uint8_t *msg, size_t len,
+    void *arg)
 {
 	struct btnet *net = arg;
 	struct net_conn *nc = btnet_conn_data(c);
@@ -905,6 +933,11 @@ on_message(struct btnet_conn *c, const uint8_t *msg, size_t len, void *arg)
 	struct bt_id from;
 	int rc;
 
+	if (nc != NULL && nc->adm != NULL) {
+		/* its peer is not admitted yet */
+		btnet_admit_input_(net, nc, msg, len);
+		return;
+	}
 	if (nc == NULL || nc->peer == NULL)
 		return;
 	nc->last_used = btnet_now_ms_(net);
@@ -924,6 +957,8 @@ on_message(struct btnet_conn *c, const uint8_t *msg, size_t len, void *arg)
 		goto out;
 	}
 	t = btcore_msg_type(m);
+	if (t == BTCORE_MSG_ERROR && btnet_admit_refusal_(net, nc, m))
+		goto out;
 	if ((size_t)t < NET_TYPES && net->ops[t].fn != NULL) {
 		(void)net->ops[t].fn(net, net->ops[t].arg, nc, m, msg, len);
 		goto out;
@@ -965,8 +1000,11 @@ on_house(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (nc = net->conns; nc != NULL; nc = next) {
 		next = nc->next;
-		if (!nc->established)
+		if (!nc->established) {
+			if (nc->adm != NULL)
+				btnet_admit_tick_(net, nc, now);
 			continue;
+		}
 		if (nc->peer != NULL && nc->peer->direct) {
 			if (now - nc->last_used >= KEEPALIVE_MS) {
 				nc->last_used = now;
@@ -1019,6 +1057,7 @@ btnet_config_init(struct btnet_config *cfg)
 	cfg->republish_ms = 1800000;
 	cfg->cache_ms = 600000;
 	cfg->max_requests = 1024;
+	cfg->admission.cache_ms = 600000;
 }
 
 static int
@@ -1034,6 +1073,11 @@ config_check(const struct btnet_config *c)
 	    c->handshake_rate == 0 || c->handshake_burst == 0 ||
 	    c->republish_ms == 0 || c->cache_ms == 0 || c->max_requests == 0)
 		return BT_EINVAL;
+	if ((c->admission.stmt == NULL && c->admission.stmt_len > 0) ||
+	    (c->admission.challenge != NULL && c->admission.admit == NULL))
+		return BT_EINVAL;
+	if (c->admission.stmt_len > BTCORE_MSG_ADMIT_MAX)
+		return BT_ERANGE;
 	return BT_OK;
 }
 
@@ -1060,8 +1104,8 @@ endpoint_setup(struct btnet *net, struct btnet_endpoint **out)
 	    (rc = btnet_endpoint_set(*out, BTNET_OPT_HANDSHAKE_BURST,
 	    c->handshake_burst)) != BT_OK)
 		return rc;
-	btnet_endpoint_setcb(*out, on_established, on_message, on_closed, NULL,
-	    net);
+	btnet_endpoint_setcb(*out, on_established, btnet_conn_input_, on_closed,
+	    NULL, net);
 	return BT_OK;
 }
 
@@ -1158,6 +1202,7 @@ btnet_open(struct btnet **out, struct event_base *base,
 	}
 	if ((rc = btnet_op_handle_(net, BTCORE_MSG_HELLO, on_hello, NULL))
 	    != BT_OK ||
+	    (rc = btnet_admit_init_(net)) != BT_OK ||
 	    (rc = btnet_resolve_init_(net)) != BT_OK ||
 	    (rc = btnet_rpc_init_(net)) != BT_OK ||
 	    (rc = btnet_direct_init_(net)) != BT_OK ||
@@ -1206,6 +1251,7 @@ btnet_close(struct btnet *net)
 	}
 	while (net->conns != NULL)
 		nc_free(net, net->conns);
+	btnet_admit_close_(net);
 	for (i = 0; i < NET_PEER_BUCKETS; i++)
 		while ((p = net->peers[i]) != NULL) {
 			net->peers[i] = p->next;

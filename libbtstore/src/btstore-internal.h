@@ -45,6 +45,7 @@ enum btstore_db_ {
 	BTSTORE_DB_RECORD_,	/* target -> stored record (recstore.c) */
 	BTSTORE_DB_NS_,		/* namespace key -> signed root record (ns.c) */
 	BTSTORE_DB_NSLIVE_,	/* kind || root -> be32 live references (ns.c) */
+	BTSTORE_DB_LOCAL_,	/* key -> local entry, never replicated (local.c) */
 	BTSTORE_DB_COUNT_
 };
 

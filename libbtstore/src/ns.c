@@ -25,6 +25,7 @@
 #include <bt/store.h>
 #include <bt/tree.h>
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -92,13 +93,116 @@ btstore_ns_root_decode_(const void *buf, size_t len, const struct bt_pubkey *ns,
 	return BT_OK;
 }
 
-/* Load and verify namespace @p ns's record into @p enc (at least
- * BTCORE_RECORD_ENC_MAX bytes); rec->value points into @p enc. */
+/*
+ * Verified roots.  Checking a root record's Ed25519 signature costs far
+ * more than the rest of a path lookup, and every lookup starts at the
+ * root record.  So the exact bytes of records whose signatures verified
+ * are kept, with what they decode to, in a small table: a later load
+ * whose stored bytes equal an entry's, byte for byte, takes the decoded
+ * record from it.  Anything else (a new record, bytes changed on disk)
+ * is decoded and verified in full, so a corrupt record is still
+ * BT_ECORRUPT.  An entry states only "these bytes verify", which holds
+ * in every store and never goes stale; a changed root has other bytes
+ * and replaces the entry of its namespace.  So the table is one per
+ * process, a fixed array (no allocation, nothing to release) under one
+ * mutex, one slot per namespace hash.
+ */
+#define VROOT_SLOTS	64
+#define VROOT_ENC_MAX	(1 + 32 + 8 + 1 + ROOT_KEY_LEN + 2 + ROOT_VALUE_LEN + 64)
+
+struct vroot {
+	size_t len;		/* 0: empty */
+	uint8_t enc[VROOT_ENC_MAX];
+	struct bt_record rec;	/* rec.value: NULL; at enc + voff */
+	size_t voff;
+};
+
+static struct vroot vroots[VROOT_SLOTS];
+static pthread_mutex_t vroot_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct vroot *
+vroot_slot(const uint8_t *enc)
+{
+	/* the namespace key follows the one-byte tag; it is uniform */
+	return &vroots[(((size_t)enc[1] << 8) | enc[2]) % VROOT_SLOTS];
+}
+
+/* Whether @p enc is a verified record; then *rec, value into @p enc. */
+static int
+vroot_get(const uint8_t *enc, size_t len, struct bt_record *rec)
+{
+	struct vroot *v;
+	int hit = 0;
+
+	if (len != VROOT_ENC_MAX)
+		return 0;
+	v = vroot_slot(enc);
+	if (pthread_mutex_lock(&vroot_lock) != 0)
+		return 0;
+	if (v->len == len && memcmp(v->enc, enc, len) == 0) {
+		*rec = v->rec;
+		rec->value = enc + v->voff;
+		hit = 1;
+	}
+	(void)pthread_mutex_unlock(&vroot_lock);
+	return hit;
+}
+
+/* Remember @p enc, whose record @p rec (value into @p enc) verified. */
+static void
+vroot_put(const uint8_t *enc, size_t len, const struct bt_record *rec)
+{
+	struct vroot *v;
+
+	if (len != VROOT_ENC_MAX || rec->value == NULL ||
+	    rec->value < enc || rec->value >= enc + len)
+		return;
+	v = vroot_slot(enc);
+	if (pthread_mutex_lock(&vroot_lock) != 0)
+		return;
+	memcpy(v->enc, enc, len);
+	v->len = len;
+	v->rec = *rec;
+	v->voff = (size_t)(rec->value - enc);
+	v->rec.value = NULL;
+	(void)pthread_mutex_unlock(&vroot_lock);
+}
+
+/* Decode a root record as btstore_ns_root_decode_(), through the table
+ * of verified roots. */
+static int
+root_decode(const uint8_t *enc, size_t len, const struct bt_pubkey *ns,
+    struct bt_record *rec, struct bt_id *dir)
+{
+	int rc;
+
+	if (vroot_get(enc, len, rec)) {
+		if (ns != NULL && memcmp(ns->b, rec->pub.b, sizeof(ns->b)) != 0) {
+			memset(rec, 0, sizeof(*rec));
+			memset(dir, 0, sizeof(*dir));
+			return BT_EFORMAT;
+		}
+		memcpy(dir->b, rec->value + 1, BT_ID_LEN);
+		return BT_OK;
+	}
+	if ((rc = btstore_ns_root_decode_(enc, len, ns, rec, dir)) == BT_OK)
+		vroot_put(enc, len, rec);
+	return rc;
+}
+
+/*
+ * Load and verify namespace @p ns's record.  With @p enc (at least
+ * BTCORE_RECORD_ENC_MAX bytes) the record is copied there and
+ * rec->value points into it; with @p enc NULL, rec->value points into
+ * the transaction's view and is valid until the transaction ends or
+ * writes.
+ */
 static int
 root_load(struct btstore *st, MDB_txn *txn, const struct bt_pubkey *ns,
     uint8_t *enc, struct bt_record *rec, struct bt_id *dir, size_t *enclen)
 {
 	MDB_val k = { sizeof(ns->b), (void *)(uintptr_t)ns->b }, v;
+	const uint8_t *src;
 	int rc, mrc;
 
 	mrc = mdb_get(txn, st->dbi[BTSTORE_DB_NS_], &k, &v);
@@ -106,10 +210,14 @@ root_load(struct btstore *st, MDB_txn *txn, const struct bt_pubkey *ns,
 		return btstore_err_(st, mrc, "read namespace root");
 	if (v.mv_size > BTCORE_RECORD_ENC_MAX)
 		return BT_ECORRUPT;
-	memcpy(enc, v.mv_data, v.mv_size);
+	src = v.mv_data;
+	if (enc != NULL) {
+		memcpy(enc, v.mv_data, v.mv_size);
+		src = enc;
+	}
 	if (enclen != NULL)
 		*enclen = v.mv_size;
-	rc = btstore_ns_root_decode_(enc, v.mv_size, ns, rec, dir);
+	rc = root_decode(src, v.mv_size, ns, rec, dir);
 	if (rc != BT_OK && rc != BT_ENOMEM) {
 		btstore_log_(st, BTSTORE_LOG_ERROR,
 		    "stored namespace root does not verify");
@@ -169,10 +277,11 @@ as_corrupt(int rc)
 	}
 }
 
-/* Read the directory whose tree root is @p id through @p io. */
+/* Read the directory whose tree root is @p id through @p io; its
+ * encoding's length in *enclen when not NULL. */
 static int
-dir_load(const struct btcore_blockio *io, const struct bt_id *id,
-    struct btcore_dir **out)
+dir_read(const struct btcore_blockio *io, const struct bt_id *id,
+    struct btcore_dir **out, size_t *enclen)
 {
 	struct btcore_tree_reader *r = NULL;
 	uint8_t *buf = NULL;
@@ -204,10 +313,19 @@ dir_load(const struct btcore_blockio *io, const struct bt_id *id,
 		got += n;
 	}
 	rc = btcore_dir_decode(out, buf, got);
+	if (enclen != NULL)
+		*enclen = got;
 out:
 	btcore_tree_reader_close(r);
 	free(buf);
 	return as_corrupt(rc);
+}
+
+static int
+dir_load(const struct btcore_blockio *io, const struct bt_id *id,
+    struct btcore_dir **out)
+{
+	return dir_read(io, id, out, NULL);
 }
 
 /* Sum of the entries' sizes, saturating at INT64_MAX. */
@@ -225,6 +343,129 @@ dir_sum(const struct btcore_dir *d)
 		    sum + e.size;
 	}
 	return sum;
+}
+
+/*
+ * Decoded directories.  A path lookup reads, verifies and decodes every
+ * directory from the root down; the same few directories (a site's
+ * root, its folders) are looked up again and again.  A directory's id is
+ * the root hash of the tree holding its encoding, so the directory
+ * decoded under an id, once its blocks verified, is that id's directory
+ * for good, in every store: lookups keep recently decoded ones here and
+ * look names up in them without reading the store.  Directories that
+ * change get new ids; old ones just fall out.  Bounded: one directory
+ * per slot, at most DCACHE_DIR_MAX bytes of encoding each and
+ * DCACHE_BUDGET in all (a directory that does not fit is used once and
+ * freed).  Only read paths use it; changes decode their own copies.
+ * One per process (like the verified roots), under its own mutex.
+ */
+#define DCACHE_SLOTS	64
+#define DCACHE_DIR_MAX	(64u * 1024u)
+#define DCACHE_BUDGET	(1024u * 1024u)
+
+struct dslot {
+	struct bt_id id;
+	struct btcore_dir *d;	/* NULL: empty */
+	size_t bytes;		/* its encoding's length */
+	uint64_t sum;		/* dir_sum(d) */
+};
+
+static struct dslot dslots[DCACHE_SLOTS];
+static size_t dcache_bytes;
+static pthread_mutex_t dcache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct dslot *
+dcache_slot(const struct bt_id *id)
+{
+	return &dslots[(((size_t)id->b[0] << 8) | id->b[1]) % DCACHE_SLOTS];
+}
+
+/*
+ * Look @p name up in the cached directory @p id: 1 and *rc (the result
+ * of btcore_dir_get(), with ent->name NULL) when it is cached, else 0.
+ * With @p name NULL, only *sum is wanted.
+ */
+static int
+dcache_get(const struct bt_id *id, const char *name, size_t len,
+    struct btcore_dir_entry *ent, uint64_t *sum, int *rc)
+{
+	struct dslot *s = dcache_slot(id);
+	int hit = 0;
+
+	if (pthread_mutex_lock(&dcache_lock) != 0)
+		return 0;
+	if (s->d != NULL && memcmp(s->id.b, id->b, BT_ID_LEN) == 0) {
+		hit = 1;
+		if (sum != NULL)
+			*sum = s->sum;
+		*rc = name != NULL ? btcore_dir_get(s->d, name, len, ent) :
+		    BT_OK;
+		if (name != NULL) {
+			ent->name = NULL;
+			ent->name_len = 0;
+		}
+	}
+	(void)pthread_mutex_unlock(&dcache_lock);
+	return hit;
+}
+
+/* Keep @p d (decoded and verified from @p id, @p bytes of encoding) in
+ * the cache, or free it.  Takes ownership. */
+static void
+dcache_put(const struct bt_id *id, struct btcore_dir *d, size_t bytes)
+{
+	struct dslot *s = dcache_slot(id);
+	struct btcore_dir *old = NULL;
+
+	if (bytes > DCACHE_DIR_MAX || pthread_mutex_lock(&dcache_lock) != 0) {
+		btcore_dir_free(d);
+		return;
+	}
+	if (s->d != NULL) {
+		old = s->d;
+		dcache_bytes -= s->bytes;
+		s->d = NULL;
+	}
+	if (dcache_bytes + bytes <= DCACHE_BUDGET) {
+		s->id = *id;
+		s->d = d;
+		s->bytes = bytes;
+		s->sum = dir_sum(d);
+		dcache_bytes += bytes;
+		d = NULL;
+	}
+	(void)pthread_mutex_unlock(&dcache_lock);
+	btcore_dir_free(old);
+	btcore_dir_free(d);
+}
+
+/*
+ * The entry @p name (@p len bytes) of directory @p id, through the
+ * cache; ent->name is NULL.  With @p name NULL, only *sum (the sum of
+ * the entries' sizes) is set.
+ */
+static int
+dir_lookup(const struct btcore_blockio *io, const struct bt_id *id,
+    const char *name, size_t len, struct btcore_dir_entry *ent,
+    uint64_t *sum)
+{
+	struct btcore_dir *d = NULL;
+	size_t bytes = 0;
+	int rc;
+
+	if (dcache_get(id, name, len, ent, sum, &rc))
+		return rc;
+	if ((rc = dir_read(io, id, &d, &bytes)) != BT_OK)
+		return rc;
+	if (sum != NULL)
+		*sum = dir_sum(d);
+	rc = name != NULL ? btcore_dir_get(d, name, len, ent) : BT_OK;
+	if (name != NULL) {
+		ent->name = NULL;
+		ent->name_len = 0;
+	}
+	dcache_put(id, d, bytes);
+	return rc;
 }
 
 /* Store @p d as a sequential tree in the write; its id and size sum. */
@@ -1124,7 +1365,6 @@ resolve(struct btstore *st, const char *text, size_t tlen,
 	struct bt_record rec;
 	struct bt_id cur;
 	MDB_txn *txn = NULL;
-	uint8_t *enc = NULL;
 	const char *c;
 	size_t i, depth, len;
 	int rc;
@@ -1136,16 +1376,12 @@ resolve(struct btstore *st, const char *text, size_t tlen,
 		return BT_EINVAL;
 	if ((rc = btcore_path_parse(&p, text, tlen)) != BT_OK)
 		return rc;
-	if ((enc = malloc(BTCORE_RECORD_ENC_MAX)) == NULL) {
-		rc = BT_ENOMEM;
-		goto out;
-	}
 	if ((rc = btstore_rtxn_begin_(st, &txn)) != BT_OK) {
 		txn = NULL;
 		goto out;
 	}
 	btstore_file_txnio_init_(&t, st, txn, NULL, &io);
-	rc = root_load(st, txn, btcore_path_namespace(p), enc, &rec, &cur,
+	rc = root_load(st, txn, btcore_path_namespace(p), NULL, &rec, &cur,
 	    NULL);
 	if (rc != BT_OK)
 		goto out;
@@ -1155,24 +1391,24 @@ resolve(struct btstore *st, const char *text, size_t tlen,
 	ent.mode = DIR_MODE;
 	depth = btcore_path_depth(p);
 	for (i = 0; i < depth; i++) {
-		if ((rc = dir_load(&io, &cur, &d)) != BT_OK)
-			goto out;
 		c = btcore_path_component(p, i, &len);
-		if ((rc = btcore_dir_get(d, c, len, &ent)) != BT_OK)
+		if ((rc = dir_lookup(&io, &cur, c, len, &ent, NULL)) != BT_OK)
 			goto out;
 		if (i + 1 < depth && ent.kind != BTCORE_DIR_DIR) {
 			rc = BTSTORE_ENOTDIR;
 			goto out;
 		}
 		cur = ent.root;
-		btcore_dir_free(d);
-		d = NULL;
 	}
-	if (ent.kind == BTCORE_DIR_DIR && (dir != NULL || depth == 0)) {
+	if (ent.kind == BTCORE_DIR_DIR && dir != NULL) {
+		/* the caller's own copy */
 		if ((rc = dir_load(&io, &cur, &d)) != BT_OK)
 			goto out;
 		if (depth == 0)
 			ent.size = dir_sum(d);
+	} else if (depth == 0 &&
+	    (rc = dir_lookup(&io, &cur, NULL, 0, NULL, &ent.size)) != BT_OK) {
+		goto out;
 	}
 	ent.name = NULL;
 	ent.name_len = 0;
@@ -1186,7 +1422,6 @@ out:
 		btstore_rtxn_end_(st, txn);
 	btcore_dir_free(d);
 	btcore_path_free(p);
-	free(enc);
 	if (rc == BT_ECORRUPT)
 		btstore_log_(st, BTSTORE_LOG_ERROR,
 		    "corrupt directory or root record on a path lookup");

@@ -79,7 +79,7 @@ static const char *const db_names[BTSTORE_DB_COUNT_] = {
 	"bag.popular", "bag.meta", "dht", "dht.expires", "dht.republish",
 	"dht.origin", "dht.origin.bytes", "dht.heavy", "frag", "frag.expires",
 	"feed", "feed.entries", "feed.tree", "feed.heads", "feed.forks",
-	"record", "ns", "ns.live",
+	"record", "ns", "ns.live", "local",
 };
 
 const char *

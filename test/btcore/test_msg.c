@@ -237,7 +237,8 @@ START_TEST(schema_table)
 	const struct btcore_msg_spec *s, *t;
 	size_t i, j, k;
 
-	ck_assert_uint_eq(btcore_msg_spec_count(), BTCORE_MSG_RELAY_CLOSE);
+	ck_assert_uint_eq(btcore_msg_spec_count(),
+	    BTCORE_MSG_ADMIT_CHALLENGE_REP);
 	ck_assert_ptr_null(btcore_msg_spec_at(btcore_msg_spec_count()));
 	ck_assert_ptr_null(btcore_msg_spec_of((enum btcore_msg_type)0));
 	ck_assert_ptr_null(btcore_msg_spec_of((enum btcore_msg_type)99));
@@ -287,6 +288,11 @@ START_TEST(schema_table)
 	ck_assert_str_eq(btcore_msg_spec_of(BTCORE_MSG_RELAY_DATA)->op,
 	    "relay-data");
 	ck_assert_int_eq(btcore_msg_spec_of(BTCORE_MSG_RELAY_CLOSE)->reply, 0);
+	/* admission */
+	ck_assert_str_eq(btcore_msg_spec_of(BTCORE_MSG_ADMIT_REP)->op, "admit");
+	ck_assert_int_eq(btcore_msg_spec_of(BTCORE_MSG_ADMIT_REP)->reply, 1);
+	ck_assert_str_eq(btcore_msg_spec_of(BTCORE_MSG_ADMIT_CHALLENGE_REQ)->op,
+	    "admit-challenge");
 }
 END_TEST
 
@@ -1011,6 +1017,83 @@ START_TEST(social_bounds)
 }
 END_TEST
 
+/* The bounds of the admission messages. */
+START_TEST(admit_bounds)
+{
+	static uint8_t big[BTCORE_MSG_ADMIT_MAX + 1];
+	struct btcore_msg *m = NULL, *back = NULL;
+	const uint8_t *p;
+	uint8_t *enc = NULL;
+	size_t len, plen;
+
+	memset(big, 0x5a, sizeof(big));
+	/* a statement may be empty (none) or up to the maximum */
+	ck_assert_int_eq(btcore_msg_new(&m, BTCORE_MSG_ADMIT_REQ, 9), BT_OK);
+	ck_assert_int_eq(btcore_msg_encode(m, &enc, &len), BT_EINVAL);
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_VALUE, big,
+	    sizeof(big)), BT_ERANGE);
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_VALUE, NULL, 0),
+	    BT_OK);
+	ck_assert_int_eq(btcore_msg_encode(m, &enc, &len), BT_OK);
+	ck_assert_int_eq(btcore_msg_decode(&back, enc, len), BT_OK);
+	ck_assert_int_eq(btcore_msg_type(back), BTCORE_MSG_ADMIT_REQ);
+	ck_assert_int_eq(btcore_msg_get_bin(back, BTCORE_MSG_F_VALUE, &p,
+	    &plen), BT_OK);
+	ck_assert_uint_eq(plen, 0);
+	btcore_msg_free(back);
+	btcore_msg_bytes_free(enc);
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_VALUE, big,
+	    sizeof(big) - 1), BT_OK);
+	ck_assert_int_eq(btcore_msg_encode(m, &enc, &len), BT_OK);
+	ck_assert_int_eq(btcore_msg_decode(&back, enc, len), BT_OK);
+	ck_assert_int_eq(btcore_msg_get_bin(back, BTCORE_MSG_F_VALUE, &p,
+	    &plen), BT_OK);
+	ck_assert_uint_eq(plen, sizeof(big) - 1);
+	ck_assert_mem_eq(p, big, plen);
+	btcore_msg_free(back);
+	btcore_msg_bytes_free(enc);
+	btcore_msg_free(m);
+
+	/* a challenge is never empty; its answer is exactly 32 bytes */
+	ck_assert_int_eq(btcore_msg_new(&m, BTCORE_MSG_ADMIT_CHALLENGE_REQ, 1),
+	    BT_OK);
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_VALUE, big, 0),
+	    BT_ERANGE);
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_VALUE, big, 300),
+	    BT_OK);
+	btcore_msg_free(m);
+	ck_assert_int_eq(btcore_msg_new(&m, BTCORE_MSG_ADMIT_CHALLENGE_REP, 1),
+	    BT_OK);
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_VALUE, big, 31),
+	    BT_ERANGE);
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_VALUE, big, 33),
+	    BT_ERANGE);
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_VALUE, big, 32),
+	    BT_OK);
+	ck_assert_int_eq(btcore_msg_set_bin(m, BTCORE_MSG_F_ID, big, 32),
+	    BT_EINVAL);
+	ck_assert_int_eq(btcore_msg_encode(m, &enc, &len), BT_OK);
+	btcore_msg_free(m);
+	ck_assert_int_eq(btcore_msg_decode(&back, enc, len), BT_OK);
+	btcore_msg_free(back);
+	btcore_msg_bytes_free(enc);
+	/* an answer one byte short, or long, does not decode */
+	for (plen = 31; plen <= 33; plen += 2) {
+		bson_t b = BSON_INITIALIZER;
+
+		ck_assert(BSON_APPEND_UTF8(&b, "op", "admit-challenge"));
+		ck_assert(BSON_APPEND_INT64(&b, "t", 1));
+		ck_assert(BSON_APPEND_BOOL(&b, "reply", true));
+		ck_assert(BSON_APPEND_BINARY(&b, "value", BSON_SUBTYPE_BINARY,
+		    big, (uint32_t)plen));
+		ck_assert_int_eq(btcore_msg_decode(&back, bson_get_data(&b),
+		    b.len), BT_EFORMAT);
+		ck_assert_ptr_null(back);
+		bson_destroy(&b);
+	}
+}
+END_TEST
+
 Suite *
 suite_msg(void)
 {
@@ -1025,6 +1108,7 @@ suite_msg(void)
 	tcase_add_test(tc, encoder_checks);
 	tcase_add_test(tc, documents);
 	tcase_add_test(tc, social_bounds);
+	tcase_add_test(tc, admit_bounds);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1166,6 +1166,60 @@ START_TEST(idle_timeout)
 }
 END_TEST
 
+/* One sweep per endpoint: only the connection that went quiet is closed. */
+START_TEST(idle_timeout_per_connection)
+{
+	struct node na, nb;
+	struct rec a, b;
+	char addr[32];
+	double t0, t;
+
+	node_new(&na);
+	node_new(&nb);
+	ep_new(&a, &na, 0);
+	ep_new(&b, &nb, 1);
+	ck_assert_int_eq(btnet_endpoint_set(b.ep, BTNET_OPT_IDLE_TIMEOUT_MS,
+	    300), BT_OK);
+	addr_of(&b, addr);
+	ck_assert_int_eq(btnet_endpoint_dial(a.ep, addr, &nb.nid, NULL),
+	    BT_OK);
+	ck_assert(run_until(&a.established, 1, &b.established, 1, 10));
+	/* the second one starts later: its deadline is not the first's */
+	run_for(0.1);
+	ck_assert_int_eq(btnet_endpoint_dial(a.ep, addr, &nb.nid, NULL),
+	    BT_OK);
+	ck_assert(run_until(&a.established, 2, &b.established, 2, 10));
+	ck_assert_ptr_nonnull(a.conn[0]);
+	ck_assert_ptr_nonnull(a.conn[1]);
+	/* keepalives on the first only */
+	t0 = now_s();
+	while (now_s() - t0 < 0.8) {
+		ck_assert_int_eq(btnet_conn_send(a.conn[0], NULL, 0), BT_OK);
+		run_for(0.05);
+	}
+	ck_assert_int_eq(b.closed, 1);
+	ck_assert_int_eq(b.reason, BT_ETIMEDOUT);
+	ck_assert(run_until(&a.closed, 1, NULL, 0, 5));
+	ck_assert_int_eq(a.reason, BT_ECLOSED);
+	ck_assert_ptr_nonnull(a.conn[0]);
+	ck_assert_ptr_null(a.conn[1]);
+	ck_assert_uint_eq(btnet_endpoint_stat(b.ep, BTNET_STAT_CONNS), 1);
+	/* the first still works, then goes quiet and goes too */
+	ck_assert_int_eq(btnet_conn_send(a.conn[0], "ping", 4), BT_OK);
+	ck_assert(run_until(&b.msgs, b.msgs + 1, NULL, 0, 5));
+	t0 = now_s();
+	ck_assert(run_until(&b.closed, 2, &a.closed, 2, 5));
+	t = now_s() - t0;
+	ck_assert(t > 0.2 && t < 2.0);
+	ck_assert_int_eq(b.reason, BT_ETIMEDOUT);
+	ck_assert_uint_eq(btnet_endpoint_stat(b.ep, BTNET_STAT_CONNS), 0);
+	rec_done(&a);
+	rec_done(&b);
+	node_free(&na);
+	node_free(&nb);
+}
+END_TEST
+
 Suite *
 suite_conn(void)
 {
@@ -1189,6 +1243,7 @@ suite_conn(void)
 	tcase_add_test(tc, rekey_across_many_messages);
 	tcase_add_test(tc, closing_from_callbacks);
 	tcase_add_test(tc, idle_timeout);
+	tcase_add_test(tc, idle_timeout_per_connection);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -195,6 +195,31 @@ BT_EXPORT void btapi_set_closed_cb(struct btapi *c, btapi_done_cb cb,
     void *arg);
 
 /**
+ * Progress of a request the node is working on: a read of a path in
+ * another namespace waits while the node fetches that namespace from
+ * the network (blocktree-api(7), the "progress" event).  Strings are
+ * borrowed for the callback.  Value type.
+ */
+struct btapi_progress {
+	const char *what;	/* "fetch" */
+	const char *ns;		/* the namespace, "/<64 hex>" */
+	uint64_t seq;		/* its root sequence (0: not known yet) */
+	uint64_t fetched;	/* blocks got from the network so far */
+	uint64_t present;	/* blocks the node had already */
+	uint64_t blocks;	/* blocks known so far */
+};
+typedef void (*btapi_progress_fn)(void *arg, const struct btapi_progress *p);
+
+/**
+ * Call @p fn (NULL: none; with @p arg) for each progress report of this
+ * connection's requests, about once a second while a request waits; on
+ * a blocking connection it runs inside the *_sync call that waits.
+ * @since 0.1
+ */
+BT_EXPORT void btapi_set_progress_cb(struct btapi *c, btapi_progress_fn fn,
+    void *arg);
+
+/**
  * The node id and home namespace path learned from hello.
  * @return BT_OK, BT_EINVAL, BT_ESTATE (hello not answered yet).
  * @since 0.1
@@ -513,6 +538,276 @@ BT_EXPORT BT_WUR int btapi_call_sync(struct btapi *c, const struct bt_id *node,
 
 /** Release memory returned by this library; NULL is a no-op.  @since 0.1 */
 BT_EXPORT void btapi_free(void *p);
+
+/* ---- data: feeds, records, bags, pubsub, friends, programs, peers -------
+ *
+ * The same rules as above hold for every asynchronous call here.  A
+ * program (a connection with a manifest) may use these only as its
+ * manifest grants (the capability scopes of blocktree-api(7): feed:write,
+ * feed:read, record:<key>, record:read, bag:use, pubsub:use,
+ * friends:manage); programs are managed by the owner only.  Denied calls
+ * end with BTAPI_EDENIED.  Ops that need the network end with
+ * BTAPI_EOFFLINE on a node without one.
+ */
+
+/** Bag query kinds (btapi_bag_query()). */
+#define BTAPI_BAG_POPULAR	1	/* most adders first */
+#define BTAPI_BAG_RECENT	2	/* most recently added first */
+#define BTAPI_BAG_SAMPLE	3	/* a random sample */
+
+/** One payload of btapi_feed_append().  Value type; data borrowed. */
+struct btapi_item {
+	const void *data;
+	size_t len;		/* at most BTCORE_BLOCK_MAX */
+};
+
+/** What the node holds of a feed.  Value type. */
+struct btapi_feed_info {
+	struct bt_pubkey feed;	/* the feed id: its writer's public key */
+	uint64_t length;	/* length of the newest head held */
+	uint64_t held;		/* entries held */
+	int owned;		/* 1: written by this node */
+	int forked;		/* 1: fork evidence is held */
+	uint64_t first;		/* btapi_feed_append(): first new index */
+};
+
+/** A friend; @c addrs borrowed for the callback. */
+struct btapi_friend {
+	struct bt_id node;
+	int connected;		/* 1: a connection is up now */
+	const char *const *addrs; /* last known addresses, "ip:port" */
+	size_t naddrs;
+};
+
+/** An installed program; strings borrowed for the callback. */
+struct btapi_program {
+	const char *name;
+	const char *version;
+	uint32_t scopes, routes, grants;	/* sizes of its lists */
+};
+
+/** A connected peer; @c addr borrowed ("" when not known). */
+struct btapi_peer {
+	struct bt_id node;
+	const char *addr;
+};
+
+typedef void (*btapi_feed_cb)(void *arg, int err,
+    const struct btapi_feed_info *fi);
+/* An entry: its index and payload (borrowed). */
+typedef void (*btapi_entry_cb)(void *arg, int err, uint64_t index,
+    const void *data, size_t len);
+/* A followed entry, in index order. */
+typedef void (*btapi_follow_fn)(void *arg, int64_t follow, uint64_t index,
+    const void *data, size_t len);
+/* A record's sequence and value (value NULL for btapi_record_set()). */
+typedef void (*btapi_record_cb)(void *arg, int err, uint64_t seq,
+    const void *value, size_t len);
+typedef void (*btapi_bag_cb)(void *arg, int err, const uint8_t (*values)[32],
+    size_t n);
+/* A message of a joined channel, from node @p from. */
+typedef void (*btapi_pubsub_fn)(void *arg, const struct bt_id *channel,
+    const struct bt_id *from, const void *data, size_t len);
+typedef void (*btapi_bytes_cb)(void *arg, int err, const uint8_t *data,
+    size_t len);
+typedef void (*btapi_node_cb)(void *arg, int err, const struct bt_id *node);
+typedef void (*btapi_friends_cb)(void *arg, int err,
+    const struct btapi_friend *f, size_t n);
+typedef void (*btapi_programs_cb)(void *arg, int err,
+    const struct btapi_program *p, size_t n);
+typedef void (*btapi_peer_list_cb)(void *arg, int err,
+    const struct btapi_peer *p, size_t n, int online);
+
+/**
+ * The node's feed (its id is the node key): create it, append a batch
+ * of @p n (1..4096) payloads signed once, or read the head of a feed
+ * (@p feed NULL: the node's).
+ * @return BT_OK, BT_EINVAL, BT_ETOOBIG (a payload too large), BT_ENOMEM,
+ *	   BT_ECLOSED.  The callback gets BT_EEXIST (create: exists),
+ *	   BT_ENOTFOUND (no such feed), BTAPI_EDENIED, or a store error.
+ * @since 0.1
+ */
+BT_EXPORT BT_WUR int btapi_feed_create(struct btapi *c, btapi_feed_cb cb,
+    void *arg);
+BT_EXPORT BT_WUR int btapi_feed_append(struct btapi *c,
+    const struct btapi_item *items, size_t n, btapi_feed_cb cb, void *arg);
+BT_EXPORT BT_WUR int btapi_feed_head(struct btapi *c,
+    const struct bt_pubkey *feed, btapi_feed_cb cb, void *arg);
+
+/**
+ * Entry @p index of @p feed (NULL: the node's), its inclusion proof and
+ * payload hash verified by the node.  The callback gets BT_ENOTFOUND for
+ * an entry not held.
+ * @return as btapi_feed_create().
+ * @since 0.1
+ */
+BT_EXPORT BT_WUR int btapi_feed_get(struct btapi *c,
+    const struct bt_pubkey *feed, uint64_t index, btapi_entry_cb cb,
+    void *arg);
+
+/**
+ * Follow @p feed (NULL: the node's) from entry @p from on: @p fn (with
+ * @p fnarg, borrowed until unfollowed or closed) receives every entry the
+ * node holds, then each new one, in index order.  @p cb receives the
+ * follow id (or an error: BT_ENOTFOUND, BTAPI_ELIMIT after 64 follows).
+ * Feeds are followed in the node's store: the node's own feed, and feeds
+ * it holds.
+ * @return as btapi_feed_create().
+ * @since 0.1
+ */
+BT_EXPORT BT_WUR int btapi_feed_follow(struct btapi *c,
+    const struct bt_pubkey *feed, uint64_t from, btapi_follow_fn fn,
+    void *fnarg, btapi_id_cb cb, void *arg);
+/** Stop a follow (BTAPI_EBADHANDLE: unknown id).  @since 0.1 */
+BT_EXPORT BT_WUR int btapi_feed_unfollow(struct btapi *c, int64_t follow,
+    btapi_done_cb cb, void *arg);
+
+/**
+ * Set the node's record @p key (1..64 bytes) to @p value (at most
+ * 16 KiB), signed by the node key with the stored sequence + 1, stored
+ * here and, when online, in the DHT (the callback runs when the DHT
+ * write ends; @p value of the callback is NULL).  Get a record of
+ * @p pub (NULL: the node's): the local store first, then the DHT.
+ * @return BT_OK, BT_EINVAL, BT_ERANGE, BT_ENOMEM, BT_ECLOSED.  The
+ *	   callback gets BT_EPERM (a key the node reserves: "root",
+ *	   "addr"), BT_ENOTFOUND, BT_ETIMEDOUT, BTAPI_EDENIED.
+ * @since 0.1
+ */
+BT_EXPORT BT_WUR int btapi_record_set(struct btapi *c, const void *key,
+    size_t klen, const void *value, size_t vlen, btapi_record_cb cb,
+    void *arg);
+BT_EXPORT BT_WUR int btapi_record_get(struct btapi *c,
+    const struct bt_pubkey *pub, const void *key, size_t klen,
+    btapi_record_cb cb, void *arg);
+
+/**
+ * Add the 32-byte @p value to bag @p key, or query up to @p limit
+ * (1..256) values of it in the order of @p kind (BTAPI_BAG_*): in the
+ * DHT when online, in the node's store otherwise.
+ * @return BT_OK, BT_EINVAL, BT_ERANGE, BT_ENOMEM, BT_ECLOSED.
+ * @since 0.1
+ */
+BT_EXPORT BT_WUR int btapi_bag_add(struct btapi *c, const struct bt_id *key,
+    const uint8_t value[32], btapi_done_cb cb, void *arg);
+BT_EXPORT BT_WUR int btapi_bag_query(struct btapi *c, int kind,
+    const struct bt_id *key, size_t limit, btapi_bag_cb cb, void *arg);
+
+/**
+ * Join pubsub @p channel: @p fn (with @p fnarg, borrowed until left or
+ * closed) receives its messages, also those other programs of this node
+ * publish.  Publish @p len bytes (at most BTAPI_IO_MAX) on a channel this
+ * connection joined (else BT_ENOTFOUND); leave it.  Joining twice
+ * replaces @p fn.  The callbacks get BTAPI_EOFFLINE, BTAPI_ELIMIT (64
+ * channels), BT_ENOSPC (the node's channel limit).
+ * @return BT_OK, BT_EINVAL, BT_ETOOBIG, BT_ENOMEM, BT_ECLOSED.
+ * @since 0.1
+ */
+BT_EXPORT BT_WUR int btapi_pubsub_join(struct btapi *c,
+    const struct bt_id *channel, btapi_pubsub_fn fn, void *fnarg,
+    btapi_done_cb cb, void *arg);
+BT_EXPORT BT_WUR int btapi_pubsub_publish(struct btapi *c,
+    const struct bt_id *channel, const void *data, size_t len,
+    btapi_done_cb cb, void *arg);
+BT_EXPORT BT_WUR int btapi_pubsub_leave(struct btapi *c,
+    const struct bt_id *channel, btapi_done_cb cb, void *arg);
+
+/**
+ * Friends.  btapi_friend_invite(): the node's signed peer file, to hand
+ * to a friend.  btapi_friend_accept(): make the node of a peer file a
+ * friend (the callback gets its id; BT_EVERIFY, BT_EFORMAT for a bad
+ * file).  btapi_friend_list(), btapi_friend_remove(), and
+ * btapi_friend_allow(): the @p n scopes (borrowed for the call) friend
+ * @p node may call.  The node keeps its friends and their allow-lists
+ * across restarts.
+ * @return BT_OK, BT_EINVAL, BT_ERANGE, BT_ENOMEM, BT_ECLOSED.
+ * @since 0.1
+ */
+BT_EXPORT BT_WUR int btapi_friend_invite(struct btapi *c, btapi_bytes_cb cb,
+    void *arg);
+BT_EXPORT BT_WUR int btapi_friend_accept(struct btapi *c,
+    const uint8_t *file, size_t len, btapi_node_cb cb, void *arg);
+BT_EXPORT BT_WUR int btapi_friend_list(struct btapi *c, btapi_friends_cb cb,
+    void *arg);
+BT_EXPORT BT_WUR int btapi_friend_allow(struct btapi *c,
+    const struct bt_id *node, const char *const *scopes, size_t n,
+    btapi_done_cb cb, void *arg);
+BT_EXPORT BT_WUR int btapi_friend_remove(struct btapi *c,
+    const struct bt_id *node, btapi_done_cb cb, void *arg);
+
+/**
+ * Programs (owner only).  Install a manifest signed by the node owner
+ * (the callback gets BTAPI_EDENIED for another signer, BT_EVERIFY for a
+ * bad signature); list the installed ones; remove one by name
+ * (BT_ENOTFOUND), which disconnects its running connections and refuses
+ * its hello until it is installed again.
+ * @return BT_OK, BT_EINVAL, BT_ETOOBIG, BT_ENOMEM, BT_ECLOSED.
+ * @since 0.1
+ */
+BT_EXPORT BT_WUR int btapi_program_install(struct btapi *c,
+    const uint8_t *manifest, size_t len, btapi_done_cb cb, void *arg);
+BT_EXPORT BT_WUR int btapi_program_list(struct btapi *c,
+    btapi_programs_cb cb, void *arg);
+BT_EXPORT BT_WUR int btapi_program_remove(struct btapi *c, const char *name,
+    btapi_done_cb cb, void *arg);
+
+/**
+ * The connected peers with the address each is reached at.
+ * @return BT_OK, BT_EINVAL, BT_ENOMEM, BT_ECLOSED.
+ * @since 0.1
+ */
+BT_EXPORT BT_WUR int btapi_peer_list(struct btapi *c, btapi_peer_list_cb cb,
+    void *arg);
+
+/**
+ * Blocking forms, for connections made with btapi_connect_blocking()
+ * (BT_ESTATE otherwise).  Each returns the call's error or its
+ * callback's.  Those taking a callback run it once, from inside the
+ * call, with the borrowed result.  btapi_feed_get_sync() copies at most
+ * @p cap bytes into @p buf (BT_ERANGE when larger; *len says the size).
+ * btapi_record_get_sync() likewise; btapi_friend_invite_sync() likewise.
+ * btapi_run_sync() delivers events (follows, pubsub, messages) for
+ * @p ms milliseconds (0: until the connection ends) and returns BT_OK
+ * after the time, or BT_ECLOSED.
+ * @since 0.1
+ */
+BT_EXPORT BT_WUR int btapi_feed_create_sync(struct btapi *c,
+    struct btapi_feed_info *fi);
+BT_EXPORT BT_WUR int btapi_feed_append_sync(struct btapi *c,
+    const struct btapi_item *items, size_t n, struct btapi_feed_info *fi);
+BT_EXPORT BT_WUR int btapi_feed_head_sync(struct btapi *c,
+    const struct bt_pubkey *feed, struct btapi_feed_info *fi);
+BT_EXPORT BT_WUR int btapi_feed_get_sync(struct btapi *c,
+    const struct bt_pubkey *feed, uint64_t index, void *buf, size_t cap,
+    size_t *len);
+BT_EXPORT BT_WUR int btapi_feed_follow_sync(struct btapi *c,
+    const struct bt_pubkey *feed, uint64_t from, btapi_follow_fn fn,
+    void *fnarg, int64_t *follow);
+BT_EXPORT BT_WUR int btapi_record_set_sync(struct btapi *c, const void *key,
+    size_t klen, const void *value, size_t vlen, uint64_t *seq);
+BT_EXPORT BT_WUR int btapi_record_get_sync(struct btapi *c,
+    const struct bt_pubkey *pub, const void *key, size_t klen, void *buf,
+    size_t cap, size_t *len, uint64_t *seq);
+BT_EXPORT BT_WUR int btapi_bag_add_sync(struct btapi *c,
+    const struct bt_id *key, const uint8_t value[32]);
+BT_EXPORT BT_WUR int btapi_bag_query_sync(struct btapi *c, int kind,
+    const struct bt_id *key, size_t limit, btapi_bag_cb cb, void *arg);
+BT_EXPORT BT_WUR int btapi_friend_invite_sync(struct btapi *c, uint8_t *buf,
+    size_t cap, size_t *len);
+BT_EXPORT BT_WUR int btapi_friend_accept_sync(struct btapi *c,
+    const uint8_t *file, size_t len, struct bt_id *node);
+BT_EXPORT BT_WUR int btapi_friend_list_sync(struct btapi *c,
+    btapi_friends_cb cb, void *arg);
+BT_EXPORT BT_WUR int btapi_friend_remove_sync(struct btapi *c,
+    const struct bt_id *node);
+BT_EXPORT BT_WUR int btapi_program_install_sync(struct btapi *c,
+    const uint8_t *manifest, size_t len);
+BT_EXPORT BT_WUR int btapi_program_list_sync(struct btapi *c,
+    btapi_programs_cb cb, void *arg);
+BT_EXPORT BT_WUR int btapi_program_remove_sync(struct btapi *c,
+    const char *name);
+BT_EXPORT BT_WUR int btapi_peer_list_sync(struct btapi *c,
+    btapi_peer_list_cb cb, void *arg);
+BT_EXPORT BT_WUR int btapi_run_sync(struct btapi *c, uint32_t ms);
 
 #ifdef __cplusplus
 }

@@ -41,6 +41,7 @@ extern "C" {
 struct event_base;
 struct btstore;
 struct btnet;
+struct btapi_replicator;
 
 /** A running API server.  Opaque. */
 struct btapi_server;
@@ -70,6 +71,13 @@ struct btapi_server_config {
 					   store's notifications on the loop
 					   (default); 0: the embedder calls
 					   btstore_notify_dispatch() */
+	struct btapi_replicator *replicator; /* may be NULL.  Set: a read
+					   (stat, list, open "r") of a path in
+					   another namespace that is stale
+					   (btapi_replicator_stale()) waits
+					   for its fetch, with "progress"
+					   events; the "node" scope is
+					   answered for local callers */
 };
 
 /**

@@ -129,6 +129,17 @@
  *   relay-close, request: circuit int64 req  the circuit ends, never
  *                   answered
  *
+ * Admission (bt/net.h "Admission"):
+ *
+ *   admit, request: value bin(0..BTCORE_MSG_ADMIT_MAX) req  the sender's
+ *                   attestation statement (empty: none); sent first on
+ *                   a connection by a node that requires admission
+ *   admit, reply:   value bin(0..BTCORE_MSG_ADMIT_MAX) req  the
+ *                   replier's statement (a refusal is an "error" reply)
+ *   admit-challenge, request: value bin(1..BTCORE_MSG_ADMIT_MAX) req
+ *                   a credential-activation challenge
+ *   admit-challenge, reply: value bin(32) req  the secret it held
+ *
  * A write token is an opaque proof, handed out by a node in its peers,
  * ref and namespace-ref replies, that the requester was seen at its
  * address recently; set, bag-add and namespace-set must carry one.
@@ -161,6 +172,10 @@ extern "C" {
 #define BTCORE_MSG_PEERFILE_MAX	4096
 /** Longest chunk of a relay-data message. */
 #define BTCORE_MSG_RELAY_CHUNK_MAX	65536
+/** Longest statement or challenge in an admit or admit-challenge message. */
+#define BTCORE_MSG_ADMIT_MAX	16384
+/** Length of the answer in an admit-challenge reply. */
+#define BTCORE_MSG_ADMIT_ANSWER_LEN	32
 /** Longest write token in bytes. */
 #define BTCORE_MSG_TOKEN_MAX	32
 /**
@@ -215,7 +230,11 @@ enum btcore_msg_type {
 	BTCORE_MSG_RELAY_OPEN_REP,
 	BTCORE_MSG_RELAY_INCOMING,	/* "relay-incoming", request, no reply */
 	BTCORE_MSG_RELAY_DATA,		/* "relay-data", request, no reply */
-	BTCORE_MSG_RELAY_CLOSE		/* "relay-close", request, no reply */
+	BTCORE_MSG_RELAY_CLOSE,		/* "relay-close", request, no reply */
+	BTCORE_MSG_ADMIT_REQ,		/* "admit" */
+	BTCORE_MSG_ADMIT_REP,
+	BTCORE_MSG_ADMIT_CHALLENGE_REQ,	/* "admit-challenge" */
+	BTCORE_MSG_ADMIT_CHALLENGE_REP
 };
 
 /** Fields, named on the wire by the string in the comment. */

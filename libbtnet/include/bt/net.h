@@ -74,6 +74,96 @@ struct btnet_rpc_req;
 /** The record key of address records. */
 #define BTNET_ADDR_RECORD_KEY	"addr"
 
+/* ---- admission ------------------------------------------------------ */
+/*
+ * Admission.  A node may require every peer to present a statement (an
+ * opaque byte string: with libbttpm, an attestation statement binding the
+ * peer's Ed25519 identity to its TPM) before anything else it sends is
+ * processed.  libbtnet carries the statements; the caller's callbacks
+ * judge them (libbtnet does not link libbttpm).
+ *
+ * When btnet_admission.admit is set, every new connection, dialled or
+ * accepted, starts with an "admit" request carrying our statement; the
+ * peer answers with an "admit" reply carrying its own (every node answers,
+ * whether it requires admission or not; an empty statement when it has
+ * none).  Until the peer is admitted, nothing else it sends is processed
+ * (up to 64 messages are held, then the connection is closed) and nothing
+ * we have queued for it is sent.  The peer's statement, from its reply or
+ * from its own request, whichever comes first, goes to admit().  With a
+ * challenge() callback, an admitted statement is then put to a
+ * credential-activation round: an "admit-challenge" request, answered by
+ * the peer's answer() callback with a 32-byte secret that must match.
+ * A peer refused, or silent for handshake_timeout_ms, is sent an "error"
+ * reply whose code is the reason and is disconnected; requests waiting on
+ * that connection fail with BTNET_EADMISSION.  The refused side sees the
+ * error, reports it through event() and drops the connection as well.
+ *
+ * Admission is per peer id (authenticated by the Noise handshake): while
+ * the peer has an admitted connection, and for cache_ms after it was
+ * admitted, its further connections are admitted without a new exchange.
+ */
+
+/**
+ * Judge a peer's statement.  @p peer is its authenticated node id,
+ * @p identity its Ed25519 key; @p stmt (@p len bytes, 0 when it sent
+ * none) is borrowed for the call.  Return 1 to admit, 0 to refuse and set
+ * @p *reason to a negative code describing why (e.g. a libbttpm code);
+ * libbtnet reports and sends the code but does not interpret it.
+ */
+typedef int (*btnet_admit_fn)(void *arg, const struct bt_id *peer,
+    const struct bt_pubkey *identity, const uint8_t *stmt, size_t len,
+    int *reason);
+
+/**
+ * Make a credential-activation challenge for a statement admit() has just
+ * accepted: write at most @p cap bytes (at least 1) into @p chal, their
+ * number into @p *chal_len, and the secret the peer must send back into
+ * @p secret.  Return 1 on success; 0 to refuse the peer with @p *reason.
+ * When 1 is returned, @p *reason is the reason reported if the peer's
+ * answer is wrong or missing.
+ */
+typedef int (*btnet_admit_challenge_fn)(void *arg, const struct bt_id *peer,
+    const uint8_t *stmt, size_t len, uint8_t *chal, size_t cap,
+    size_t *chal_len, uint8_t secret[32], int *reason);
+
+/**
+ * Answer a challenge a peer sent us (@p chal, @p len bytes, borrowed):
+ * write the secret into @p secret and return BT_OK, or return a negative
+ * code, which is sent to the peer.
+ */
+typedef int (*btnet_admit_answer_fn)(void *arg, const struct bt_id *peer,
+    const uint8_t *chal, size_t len, uint8_t secret[32]);
+
+/** Admission events (btnet_admit_event_fn). */
+#define BTNET_ADMIT_ADMITTED	1	/* we admitted the peer */
+#define BTNET_ADMIT_REFUSED	2	/* we refused it, for @p reason */
+#define BTNET_ADMIT_REFUSED_BY	3	/* it refused us, for @p reason */
+
+/**
+ * Told of each admission decision about @p peer (borrowed for the call).
+ * @p reason: 0 for ADMITTED; for REFUSED, the reason from admit() or
+ * challenge(), or BT_ETIMEDOUT (no statement or answer in time),
+ * BT_EPROTO (an exchange out of order), BT_EAGAIN (too much sent before
+ * admission); for REFUSED_BY, the code the peer sent.
+ */
+typedef void (*btnet_admit_event_fn)(void *arg, const struct bt_id *peer,
+    int event, int reason);
+
+/** Admission settings: a part of struct btnet_config, zero by default. */
+struct btnet_admission {
+	/* our statement: sent to every peer that asks; copied by
+	   btnet_open(); NULL (with len 0) for none */
+	const uint8_t *stmt;
+	size_t stmt_len;		/* at most BTCORE_MSG_ADMIT_MAX */
+	btnet_admit_fn admit;		/* NULL: admit every peer */
+	btnet_admit_challenge_fn challenge;	/* NULL: no activation round */
+	btnet_admit_answer_fn answer;	/* NULL: challenges are refused */
+	btnet_admit_event_fn event;	/* NULL: none */
+	void *arg;			/* for the callbacks; must outlive
+					   the node */
+	uint32_t cache_ms;		/* (600000) */
+};
+
 /**
  * Settings; fill with btnet_config_init() first, then change fields.
  * Zero timeouts and limits are refused by btnet_open().
@@ -101,6 +191,8 @@ struct btnet_config {
 	/* the X25519 static private key (32 bytes, borrowed for
 	   btnet_open() only), or NULL for a fresh one */
 	const uint8_t *static_priv;
+	/* peers must be admitted first (see "Admission" above) */
+	struct btnet_admission admission;
 };
 
 /** Events (btnet_setcb()). */
@@ -133,7 +225,9 @@ BT_EXPORT void btnet_config_init(struct btnet_config *cfg);
  *		internal in-memory store.
  * @param cfg	in, borrowed for the call, may be NULL (defaults).
  * @return BT_OK; BT_EINVAL (NULL argument, a zero setting, more than
- *	   BTNET_LISTEN_MAX addresses); BT_ERANGE (a setting out of range);
+ *	   BTNET_LISTEN_MAX addresses, a challenge() without admit(), a
+ *	   NULL admission statement with a nonzero length); BT_ERANGE (a
+ *	   setting out of range, a statement above BTCORE_MSG_ADMIT_MAX);
  *	   BT_EFORMAT (a listening address is not numeric with a port);
  *	   BT_EIO (bind or listen failed); BT_ENOMEM; BT_ECRYPTO.
  * @since 0.1
@@ -304,7 +398,8 @@ BT_EXPORT BT_WUR int btnet_rpc_error(struct btnet_rpc_req *req, int code,
 /** The outcome of a call, borrowed for the callback. */
 struct btnet_rpc_result {
 	/* BT_OK; BT_ETIMEDOUT; BTNET_EUNREACHABLE; BTNET_ENOSCOPE;
-	   BTNET_EREMOTE; BT_ECLOSED (connection lost, offline, closed);
+	   BTNET_EREMOTE; BTNET_EADMISSION (admission refused, either
+	   way); BT_ECLOSED (connection lost, offline, closed);
 	   BT_EAGAIN, BT_ENOMEM (local limits) */
 	int status;
 	const uint8_t *reply;	/* BT_OK: the answer document */

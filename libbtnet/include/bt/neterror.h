@@ -24,6 +24,8 @@ extern "C" {
 #define BTNET_ENOSCOPE		(BT_ERR_BTNET_BASE - 17)
 /** The remote handler answered with an error (code and text given). */
 #define BTNET_EREMOTE		(BT_ERR_BTNET_BASE - 18)
+/** Admission refused: the peer has no valid statement, or refused ours. */
+#define BTNET_EADMISSION	(BT_ERR_BTNET_BASE - 19)
 
 /**
  * Describe an error code of libbtnet, libbtcore or a generic BT_ code.

@@ -1,5 +1,7 @@
 /*
- * btnode/gateway.h - the HTTP gateway of btnode (libevent evhttp).
+ * bt/apigateway.h - a node's HTTP gateway (libevent evhttp): requests to
+ * the programs that registered routes with the API server, and static
+ * content straight from blocktree paths.
  *
  * The gateway listens on one TCP address and answers each request in
  * this order:
@@ -13,9 +15,12 @@
  *      single Range (206, 416), MIME type by extension, index.html for
  *      directories, a listing only when the route allows it;
  *   3. otherwise 404.
- * Errors: request line or headers malformed 400; header block over
- * max_header_bytes 400 (evhttp's answer in libevent 2.1), more headers
- * than a program may be given 431; body over max_body_bytes 413 (refused
+ * Errors: request line or headers malformed 400; header block (request
+ * line and header lines, without line ends) over max_header_bytes 431
+ * and the connection closed, up to a hard limit of 4 x max_header_bytes
+ * (at most 256 KiB) beyond which evhttp itself closes with 400 (libevent
+ * 2.1); more headers than a program may be given 431; body over
+ * max_body_bytes 413 (refused
  * from its Content-Length, or as soon as a chunked body passes it);
  * program gone 502; program without an answer within the API server's
  * request_timeout_ms 504.  The gateway must be closed before the API
@@ -23,22 +28,28 @@
  *
  * Everything runs on the caller's event loop, from that loop's thread.
  */
-#ifndef BTNODE_GATEWAY_H
-#define BTNODE_GATEWAY_H
+#ifndef BT_APIGATEWAY_H
+#define BT_APIGATEWAY_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <bt/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 struct event_base;
 struct btapi_server;
 struct btstore;
 
 /** A running gateway.  Opaque. */
-struct btnode_gateway;
+struct btapi_gateway;
 
 /** Sizes of the static route fields, NUL included. */
-#define BTNODE_GATEWAY_HOST_MAX		256
-#define BTNODE_GATEWAY_PATH_MAX		4097
+#define BTAPI_GATEWAY_HOST_MAX		256
+#define BTAPI_GATEWAY_PATH_MAX		4097
 
 /**
  * One static route: requests for @c host (empty: any host; compared
@@ -46,15 +57,15 @@ struct btnode_gateway;
  * @c prefix are served from the blocktree path @c target + the rest of
  * the request path.
  */
-struct btnode_gateway_static {
-	char host[BTNODE_GATEWAY_HOST_MAX];	/* "" or "example.org" */
-	char prefix[BTNODE_GATEWAY_PATH_MAX];	/* "/" or "/docs" */
-	char target[BTNODE_GATEWAY_PATH_MAX];	/* "/<64 hex>/site" */
+struct btapi_gateway_static {
+	char host[BTAPI_GATEWAY_HOST_MAX];	/* "" or "example.org" */
+	char prefix[BTAPI_GATEWAY_PATH_MAX];	/* "/" or "/docs" */
+	char target[BTAPI_GATEWAY_PATH_MAX];	/* "/<64 hex>/site" */
 	int listing;	/* 1: list a directory without index.html */
 };
 
-/** Settings; fill with btnode_gateway_config_init() first. */
-struct btnode_gateway_config {
+/** Settings; fill with btapi_gateway_config_init() first. */
+struct btapi_gateway_config {
 	const char *listen;		/* "127.0.0.1:8080", "[::1]:8080",
 					   ":8080" (all addresses) */
 	uint32_t max_header_bytes;	/* request line + headers (16384) */
@@ -64,12 +75,13 @@ struct btnode_gateway_config {
 					   of a program's response body once
 					   its head was sent (30) */
 	/* Static routes, borrowed for the call (copied). */
-	const struct btnode_gateway_static *statics;
+	const struct btapi_gateway_static *statics;
 	size_t n_statics;
 };
 
-/** Fill @p cfg with the defaults above (listen "127.0.0.1:8080"). */
-void btnode_gateway_config_init(struct btnode_gateway_config *cfg);
+/** Fill @p cfg with the defaults above (listen "127.0.0.1:8080").
+ *  @since 0.1 */
+BT_EXPORT void btapi_gateway_config_init(struct btapi_gateway_config *cfg);
 
 /**
  * Parse the value of a "static" key of btnode.conf's [gateway] section:
@@ -81,40 +93,48 @@ void btnode_gateway_config_init(struct btnode_gateway_config *cfg);
  * @param text	in, borrowed: NUL-terminated.
  * @return BT_OK; BT_EINVAL (NULL); BT_EFORMAT (syntax, with a message in
  *	   @p err when not NULL: borrowed static text); BT_ERANGE (too long).
+ * @since 0.1
  */
-int btnode_gateway_parse_static(struct btnode_gateway_static *out,
-    const char *text, const char *home, const char **err);
+BT_EXPORT BT_WUR int btapi_gateway_parse_static(
+    struct btapi_gateway_static *out, const char *text, const char *home,
+    const char **err);
 
 /**
  * Bind the listen address and start serving on @p base.
- * @param out	out: caller owns; release with btnode_gateway_close();
+ * @param out	out: caller owns; release with btapi_gateway_close();
  *		NULL on failure.
  * @param base, srv, store	borrowed: must outlive the gateway.  @p srv
  *		may be NULL (static routes only).
  * @param cfg	in, borrowed for the call.
  * @return BT_OK; BT_EINVAL (bad setting or listen address); BT_EIO
  *	   (bind failed: address in use, no permission); BT_ENOMEM.
+ * @since 0.1
  */
-int btnode_gateway_open(struct btnode_gateway **out, struct event_base *base,
-    struct btapi_server *srv, struct btstore *store,
-    const struct btnode_gateway_config *cfg);
+BT_EXPORT BT_WUR int btapi_gateway_open(struct btapi_gateway **out,
+    struct event_base *base, struct btapi_server *srv, struct btstore *store,
+    const struct btapi_gateway_config *cfg);
 
 /**
  * Apply new limits, timeouts and static routes (SIGHUP).  The listen
  * address is not changed (a different one answers BT_EINVAL and changes
  * nothing).  Requests in progress finish under the old settings.
  * @return BT_OK, BT_EINVAL, BT_ENOMEM (nothing changed).
+ * @since 0.1
  */
-int btnode_gateway_reload(struct btnode_gateway *gw,
-    const struct btnode_gateway_config *cfg);
+BT_EXPORT BT_WUR int btapi_gateway_reload(struct btapi_gateway *gw,
+    const struct btapi_gateway_config *cfg);
 
-/** The bound port (useful with port 0).  0 when unknown. */
-int btnode_gateway_port(const struct btnode_gateway *gw);
+/** The bound port (useful with port 0).  0 when unknown.  @since 0.1 */
+BT_EXPORT int btapi_gateway_port(const struct btapi_gateway *gw);
 
 /**
  * Stop listening, fail the requests in progress (their connections
  * close), free @p gw.  NULL is a no-op.
+ * @since 0.1
  */
-void btnode_gateway_close(struct btnode_gateway *gw);
+BT_EXPORT void btapi_gateway_close(struct btapi_gateway *gw);
 
-#endif /* BTNODE_GATEWAY_H */
+#ifdef __cplusplus
+}
+#endif
+#endif /* BT_APIGATEWAY_H */

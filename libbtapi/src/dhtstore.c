@@ -1,15 +1,15 @@
 /*
- * storage.c - the DHT engine's storage on libbtstore (see storage.h).
+ * dhtstore.c - the DHT engine's storage on libbtstore (see bt/apidht.h).
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include <bt/apidht.h>
 #include <bt/bag.h>
+#include <bt/dhtstore.h>
 #include <bt/record.h>
 #include <bt/recordstore.h>
 #include <bt/store.h>
-
-#include "storage.h"
 
 enum { K_EMPTY = 0, K_VALUE, K_RECORD, K_BAG };
 
@@ -21,7 +21,7 @@ struct item {
 	uint64_t republished;
 };
 
-struct btnode_storage {
+struct btapi_dhtstore {
 	struct btstore *st;
 	struct item *tab;
 	size_t cap;		/* power of two */
@@ -34,7 +34,7 @@ struct btnode_storage {
 };
 
 static size_t
-slot_of(const struct btnode_storage *s, int kind, const struct bt_id *id)
+slot_of(const struct btapi_dhtstore *s, int kind, const struct bt_id *id)
 {
 	uint64_t h;
 
@@ -44,7 +44,7 @@ slot_of(const struct btnode_storage *s, int kind, const struct bt_id *id)
 }
 
 static struct item *
-find(struct btnode_storage *s, int kind, const struct bt_id *id)
+find(struct btapi_dhtstore *s, int kind, const struct bt_id *id)
 {
 	size_t i = slot_of(s, kind, id);
 	struct item *it;
@@ -61,7 +61,7 @@ find(struct btnode_storage *s, int kind, const struct bt_id *id)
 
 /* Put a copy of @p src into @p s's table (s->cap slots, not full). */
 static struct item *
-place(struct item *tab, const struct btnode_storage *s, const struct item *src)
+place(struct item *tab, const struct btapi_dhtstore *s, const struct item *src)
 {
 	size_t i;
 
@@ -75,7 +75,7 @@ place(struct item *tab, const struct btnode_storage *s, const struct item *src)
 /* Rebuild the table at @p cap slots, keeping items refreshed at or after
  * @p keep_after (0: all). */
 static int
-rebuild(struct btnode_storage *s, size_t cap, uint64_t keep_after)
+rebuild(struct btapi_dhtstore *s, size_t cap, uint64_t keep_after)
 {
 	struct item *old = s->tab, *tab;
 	size_t oldcap = s->cap, i;
@@ -100,7 +100,7 @@ rebuild(struct btnode_storage *s, size_t cap, uint64_t keep_after)
 
 /* Find or add an item; BT_ENOSPC when the budget is spent. */
 static int
-upsert(struct btnode_storage *s, int kind, const struct bt_id *id,
+upsert(struct btapi_dhtstore *s, int kind, const struct bt_id *id,
     uint32_t len, uint64_t now, struct item **out)
 {
 	struct item *it, tmp;
@@ -146,7 +146,7 @@ static int
 value_put(void *ctx, const struct bt_id *key, const uint8_t *value, size_t len,
     const struct bt_id *origin, uint64_t now_ms)
 {
-	struct btnode_storage *s = ctx;
+	struct btapi_dhtstore *s = ctx;
 	struct item *it;
 	int rc;
 
@@ -164,7 +164,7 @@ static int
 value_get(void *ctx, const struct bt_id *key, const uint8_t **value,
     size_t *len)
 {
-	struct btnode_storage *s = ctx;
+	struct btapi_dhtstore *s = ctx;
 	size_t n = 0;
 	int rc;
 
@@ -180,7 +180,7 @@ static int
 bag_add(void *ctx, const struct bt_id *key, const uint8_t value[32],
     const struct bt_id *origin, uint64_t now_ms)
 {
-	struct btnode_storage *s = ctx;
+	struct btapi_dhtstore *s = ctx;
 	struct item *it;
 	int rc;
 
@@ -211,7 +211,7 @@ static int
 bag_query(void *ctx, enum btnet_dht_bag kind, const struct bt_id *key,
     size_t limit, uint64_t seed, uint8_t (*out)[32], size_t *count)
 {
-	struct btnode_storage *s = ctx;
+	struct btapi_dhtstore *s = ctx;
 	struct bagq q;
 	int rc;
 
@@ -247,7 +247,7 @@ static int
 record_put(void *ctx, const struct bt_id *target, const uint8_t *enc,
     size_t len, const struct bt_id *origin, uint64_t now_ms)
 {
-	struct btnode_storage *s = ctx;
+	struct btapi_dhtstore *s = ctx;
 	struct bt_record rec;
 	struct bt_id t;
 	struct item *it;
@@ -274,7 +274,7 @@ static int
 record_get(void *ctx, const struct bt_id *target, const uint8_t **enc,
     size_t *len)
 {
-	struct btnode_storage *s = ctx;
+	struct btapi_dhtstore *s = ctx;
 	struct bt_record rec;
 	size_t n = 0;
 	int rc;
@@ -293,7 +293,7 @@ republish(void *ctx, uint64_t before_ms, uint64_t now_ms,
     int (*fn)(void *arg, enum btnet_dht_item kind, const struct bt_id *id,
     const uint8_t *bytes, size_t len), void *arg)
 {
-	struct btnode_storage *s = ctx;
+	struct btapi_dhtstore *s = ctx;
 	struct item *it;
 	const uint8_t *bytes;
 	size_t i, len;
@@ -325,31 +325,51 @@ republish(void *ctx, uint64_t before_ms, uint64_t now_ms,
 static void
 expire(void *ctx, uint64_t before_ms)
 {
-	struct btnode_storage *s = ctx;
+	struct btapi_dhtstore *s = ctx;
 
 	/* on failure the table stays as it was; the next period retries */
 	(void)rebuild(s, s->cap, before_ms == 0 ? 1 : before_ms);
 }
 
 int
-btnode_storage_new(struct btnode_storage **out, struct btstore *st,
-    uint64_t max_bytes, uint32_t max_items, struct btnet_dht_storage *iface)
+btapi_dhtstore_new(struct btapi_dhtstore **out, struct btstore *st,
+    uint64_t max_bytes, uint32_t max_items)
 {
-	struct btnode_storage *s;
-	int rc = BT_ENOMEM;
+	struct btapi_dhtstore *s = NULL;
+	int rc = BT_EINVAL;
 
-	*out = NULL;
+	if (out != NULL)
+		*out = NULL;
+	if (out == NULL || st == NULL)
+		goto out;
+	rc = BT_ENOMEM;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		goto out;
 	s->st = st;
-	s->max_bytes = max_bytes;
-	s->max_items = max_items;
+	s->max_bytes = max_bytes != 0 ? max_bytes :
+	    BTAPI_DHTSTORE_BYTES_DEFAULT;
+	s->max_items = max_items != 0 ? max_items :
+	    BTAPI_DHTSTORE_ITEMS_DEFAULT;
 	s->cap = 1024;
 	if ((s->tab = calloc(s->cap, sizeof(*s->tab))) == NULL ||
 	    (s->vbuf = malloc(BTSTORE_BLOCK_MAX)) == NULL)
 		goto out;
+	*out = s;
+	s = NULL;
+	rc = BT_OK;
+out:
+	btapi_dhtstore_free(s);
+	return rc;
+}
+
+void
+btapi_dhtstore_storage(struct btapi_dhtstore *ds,
+    struct btnet_dht_storage *iface)
+{
+	if (ds == NULL || iface == NULL)
+		return;
 	memset(iface, 0, sizeof(*iface));
-	iface->ctx = s;
+	iface->ctx = ds;
 	iface->value_put = value_put;
 	iface->value_get = value_get;
 	iface->bag_add = bag_add;
@@ -358,28 +378,24 @@ btnode_storage_new(struct btnode_storage **out, struct btstore *st,
 	iface->record_get = record_get;
 	iface->republish = republish;
 	iface->expire = expire;
-	*out = s;
-	s = NULL;
-	rc = BT_OK;
-out:
-	btnode_storage_free(s);
-	return rc;
 }
 
 void
-btnode_storage_count(const struct btnode_storage *s, size_t *items,
+btapi_dhtstore_count(const struct btapi_dhtstore *ds, size_t *items,
     uint64_t *bytes)
 {
-	*items = s->n;
-	*bytes = s->bytes;
+	if (items != NULL)
+		*items = ds != NULL ? ds->n : 0;
+	if (bytes != NULL)
+		*bytes = ds != NULL ? ds->bytes : 0;
 }
 
 void
-btnode_storage_free(struct btnode_storage *s)
+btapi_dhtstore_free(struct btapi_dhtstore *ds)
 {
-	if (s == NULL)
+	if (ds == NULL)
 		return;
-	free(s->tab);
-	free(s->vbuf);
-	free(s);
+	free(ds->tab);
+	free(ds->vbuf);
+	free(ds);
 }

@@ -1,7 +1,7 @@
 /*
- * gateway.c - the HTTP gateway of btnode on libevent's evhttp: static
+ * gateway.c - a node's HTTP gateway on libevent's evhttp: static
  * content from blocktree paths, requests forwarded to the programs that
- * registered routes with the API server (see gateway.h).
+ * registered routes with the API server (see bt/apigateway.h).
  *
  * Request bodies: evhttp (libevent 2.1) reads a request's body before
  * it hands the request over, refusing with 413 as soon as the declared
@@ -12,11 +12,18 @@
  * comes (chunked when the program gives no Content-Length); static
  * files are read piece by piece as the client takes them.
  *
- * Header limit: evhttp (libevent 2.1) refuses a header block over
- * max_header_bytes itself and answers 400, not 431: it offers no hook
- * to choose that status.  Headers that pass evhttp but not the program
- * protocol (more than BTAPI_HTTP_HEADERS_MAX, or too long for it) are
- * answered 431 here.
+ * Header limit: evhttp (libevent 2.1) refuses a header block over its
+ * own max-headers-size itself, closing the connection with 400 (it
+ * offers no hook to choose 431).  So evhttp is given a hard limit above
+ * the configured one, header_hard() (4 x max_header_bytes, at most
+ * HEADER_HARD_MAX), and each request's header block is measured here as
+ * evhttp measures it (request line plus each header line, without line
+ * ends: name ": " value): over max_header_bytes it is answered 431
+ * Request Header Fields Too Large and the connection closed.  Between
+ * max_header_bytes and the hard limit: 431; beyond the hard limit:
+ * evhttp's 400.  Headers that pass both but not the program protocol
+ * (more than BTAPI_HTTP_HEADERS_MAX, or too long for it) are answered
+ * 431 too.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -35,6 +42,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include <bt/api.h>
+#include <bt/apigateway.h>
 #include <bt/apiserver.h>
 #include <bt/dir.h>
 #include <bt/error.h>
@@ -42,28 +50,46 @@
 #include <bt/id.h>
 #include <bt/ns.h>
 
-#include "gateway.h"
-
 #define PIECE		(64 * 1024)	/* static read / body piece */
 #define SMALL_FILE	(256 * 1024)	/* sent in one reply */
 #define STATIC_MAX	256		/* static routes */
+#define HEADER_HARD_FACTOR 4		/* evhttp's limit: x max_header_bytes */
+#define HEADER_HARD_MAX	(256 * 1024)	/* ... but no more than this */
+#define FCACHE_SLOTS	64		/* small files kept in memory */
+#define FCACHE_FILE_MAX	(64 * 1024)
+#define FCACHE_BUDGET	(4 * 1024 * 1024)
 
 struct ptx;
 struct stx;
 
-struct btnode_gateway {
+/*
+ * A small file served whole: its bytes, keyed by the file's root id.
+ * The id is the root hash of the file's tree, so the bytes read (and
+ * verified block by block) under an id are that id's bytes for good;
+ * a changed file has another id.  Bounded: one file per slot, at most
+ * FCACHE_FILE_MAX bytes each and FCACHE_BUDGET in all.
+ */
+struct fslot {
+	struct bt_id id;
+	uint8_t *data;		/* NULL: empty */
+	size_t len;
+};
+
+struct btapi_gateway {
 	struct event_base *base;
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
 	struct btapi_server *srv;
 	struct btstore *store;
-	struct btnode_gateway_config cfg;	/* statics: ours below */
-	struct btnode_gateway_static *statics;
+	struct btapi_gateway_config cfg;	/* statics: ours below */
+	struct btapi_gateway_static *statics;
 	size_t n_statics;
 	char *listen;
 	int port;
 	struct ptx *ptxs;		/* forwarded requests in progress */
 	struct stx *stxs;		/* static transfers in progress */
+	struct fslot fcache[FCACHE_SLOTS];
+	size_t fcache_bytes;
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -236,7 +262,7 @@ covers(const char *prefix, const char *path)
 /* ---- configuration ------------------------------------------------------- */
 
 void
-btnode_gateway_config_init(struct btnode_gateway_config *cfg)
+btapi_gateway_config_init(struct btapi_gateway_config *cfg)
 {
 	if (cfg == NULL)
 		return;
@@ -281,12 +307,12 @@ is_hex64(const char *s, size_t n)
 }
 
 int
-btnode_gateway_parse_static(struct btnode_gateway_static *out,
+btapi_gateway_parse_static(struct btapi_gateway_static *out,
     const char *text, const char *home, const char **err)
 {
 	const char *eq, *slash, *t, *tend, *first_end;
 	const char *why = NULL;
-	char tmp[BTNODE_GATEWAY_PATH_MAX];
+	char tmp[BTAPI_GATEWAY_PATH_MAX];
 	size_t hl, pl, tl;
 	int rc = BT_EINVAL;
 
@@ -465,7 +491,7 @@ out:
 /* ---- static content ------------------------------------------------------- */
 
 struct stx {
-	struct btnode_gateway *gw;
+	struct btapi_gateway *gw;
 	struct evhttp_request *req;
 	struct evhttp_connection *evcon;
 	struct btstore_file_reader *r;
@@ -644,9 +670,64 @@ parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *to)
 	return 1;
 }
 
+static struct fslot *
+fcache_slot(struct btapi_gateway *gw, const struct bt_id *id)
+{
+	return &gw->fcache[(((size_t)id->b[0] << 8) | id->b[1]) % FCACHE_SLOTS];
+}
+
+/* The cached bytes of file @p id of @p size bytes, or NULL. */
+static const struct fslot *
+fcache_get(struct btapi_gateway *gw, const struct bt_id *id, uint64_t size)
+{
+	const struct fslot *f = fcache_slot(gw, id);
+
+	if (f->data == NULL || f->len != size ||
+	    memcmp(f->id.b, id->b, BT_ID_LEN) != 0)
+		return NULL;
+	return f;
+}
+
+/* Keep a copy of the whole file @p id, @p len verified bytes at @p data. */
 static void
-serve_static(struct btnode_gateway *gw, struct evhttp_request *req,
-    const struct btnode_gateway_static *rt, const char *path, int slash)
+fcache_put(struct btapi_gateway *gw, const struct bt_id *id,
+    const void *data, size_t len)
+{
+	struct fslot *f = fcache_slot(gw, id);
+	uint8_t *copy;
+
+	if (len > FCACHE_FILE_MAX)
+		return;
+	if (f->data != NULL) {
+		gw->fcache_bytes -= f->len;
+		free(f->data);
+		f->data = NULL;
+	}
+	if (gw->fcache_bytes + len > FCACHE_BUDGET ||
+	    (copy = malloc(len > 0 ? len : 1)) == NULL)
+		return;
+	memcpy(copy, data, len);
+	f->id = *id;
+	f->data = copy;
+	f->len = len;
+	gw->fcache_bytes += len;
+}
+
+static void
+fcache_clear(struct btapi_gateway *gw)
+{
+	size_t i;
+
+	for (i = 0; i < FCACHE_SLOTS; i++) {
+		free(gw->fcache[i].data);
+		gw->fcache[i].data = NULL;
+	}
+	gw->fcache_bytes = 0;
+}
+
+static void
+serve_static(struct btapi_gateway *gw, struct evhttp_request *req,
+    const struct btapi_gateway_static *rt, const char *path, int slash)
 {
 	struct evkeyvalq *ih = evhttp_request_get_input_headers(req);
 	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
@@ -655,7 +736,7 @@ serve_static(struct btnode_gateway *gw, struct evhttp_request *req,
 	struct btstore_file_reader *r = NULL;
 	struct evbuffer *b = NULL;
 	struct stx *t;
-	char bpath[2 * BTNODE_GATEWAY_PATH_MAX + 16], hex[65], etag[70];
+	char bpath[2 * BTAPI_GATEWAY_PATH_MAX + 16], hex[65], etag[70];
 	char date[40], num[64];
 	const char *rest, *h;
 	uint64_t from = 0, to = 0, len;
@@ -794,6 +875,25 @@ serve_static(struct btnode_gateway *gw, struct evhttp_request *req,
 		    "Partial Content" : "OK", NULL);
 		return;
 	}
+	if (len <= SMALL_FILE) {
+		const struct fslot *f = fcache_get(gw, &e.root, e.size);
+
+		if (f != NULL) {
+			if ((b = evbuffer_new()) == NULL ||
+			    evbuffer_add(b, f->data + from, (size_t)len) != 0) {
+				if (b != NULL)
+					evbuffer_free(b);
+				evhttp_remove_header(oh, "Content-Length");
+				reply_text(req, 500, "Internal Server Error",
+				    NULL);
+				return;
+			}
+			evhttp_send_reply(req, status, status == 206 ?
+			    "Partial Content" : "OK", b);
+			evbuffer_free(b);
+			return;
+		}
+	}
 	/* by its root: the path was resolved (and its namespace record
 	   verified) once already by the stat above */
 	if ((rc = btstore_file_reader_open(&r, gw->store, &e.root)) !=
@@ -823,6 +923,8 @@ serve_static(struct btnode_gateway *gw, struct evhttp_request *req,
 			return;
 		}
 		v.iov_len = n;
+		if (from == 0 && len == e.size)
+			fcache_put(gw, &e.root, v.iov_base, n);
 		evbuffer_commit_space(b, &v, 1);
 		btstore_file_reader_close(r);
 		evhttp_send_reply(req, status, status == 206 ?
@@ -856,7 +958,7 @@ serve_static(struct btnode_gateway *gw, struct evhttp_request *req,
 /* ---- requests forwarded to programs --------------------------------------- */
 
 struct ptx {
-	struct btnode_gateway *gw;
+	struct btapi_gateway *gw;
 	struct evhttp_request *req;
 	struct evhttp_connection *evcon;
 	struct btapi_http_req *h;	/* until on_end or cancel */
@@ -1059,8 +1161,40 @@ method_name(enum evhttp_cmd_type c)
 	return NULL;
 }
 
+/* The limit evhttp enforces itself (answering 400). */
+static size_t
+header_hard(uint32_t max_header_bytes)
+{
+	uint64_t h = (uint64_t)max_header_bytes * HEADER_HARD_FACTOR;
+
+	if (h > HEADER_HARD_MAX)
+		h = HEADER_HARD_MAX;
+	return h > max_header_bytes ? (size_t)h : max_header_bytes;
+}
+
+/*
+ * The size of @p req's header block as evhttp counts it: the request
+ * line ("METHOD URI HTTP/x.y") and each header line (name ": " value),
+ * without their line ends.
+ */
+static size_t
+header_bytes(struct evhttp_request *req)
+{
+	struct evkeyvalq *ih = evhttp_request_get_input_headers(req);
+	const char *m = method_name(evhttp_request_get_command(req));
+	const char *uri = evhttp_request_get_uri(req);
+	struct evkeyval *kv;
+	size_t n;
+
+	n = (m != NULL ? strlen(m) : 0) + 1 + (uri != NULL ? strlen(uri) : 0) +
+	    sizeof(" HTTP/1.1") - 1;
+	TAILQ_FOREACH(kv, ih, next)
+		n += strlen(kv->key) + 2 + strlen(kv->value);
+	return n;
+}
+
 static void
-forward(struct btnode_gateway *gw, struct evhttp_request *req,
+forward(struct btapi_gateway *gw, struct evhttp_request *req,
     const char *host)
 {
 	struct evkeyvalq *ih = evhttp_request_get_input_headers(req);
@@ -1148,11 +1282,11 @@ forward(struct btnode_gateway *gw, struct evhttp_request *req,
 
 /* ---- dispatch ------------------------------------------------------------- */
 
-static const struct btnode_gateway_static *
-static_match(const struct btnode_gateway *gw, const char *host,
+static const struct btapi_gateway_static *
+static_match(const struct btapi_gateway *gw, const char *host,
     const char *path)
 {
-	const struct btnode_gateway_static *best = NULL, *s;
+	const struct btapi_gateway_static *best = NULL, *s;
 	size_t i, bl = 0, l;
 
 	for (i = 0; i < gw->n_statics; i++) {
@@ -1173,14 +1307,19 @@ static_match(const struct btnode_gateway *gw, const char *host,
 static void
 gw_request(struct evhttp_request *req, void *arg)
 {
-	struct btnode_gateway *gw = arg;
+	struct btapi_gateway *gw = arg;
 	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
-	const struct btnode_gateway_static *st;
+	const struct btapi_gateway_static *st;
 	const char *h, *raw;
-	char host[BTNODE_GATEWAY_HOST_MAX], path[BTNODE_GATEWAY_PATH_MAX];
+	char host[BTAPI_GATEWAY_HOST_MAX], path[BTAPI_GATEWAY_PATH_MAX];
 	int slash = 0, rc;
 	size_t i;
 
+	if (header_bytes(req) > gw->cfg.max_header_bytes) {
+		reply_text(req, 431, "Request Header Fields Too Large",
+		    "header block too large");
+		return;
+	}
 	raw = u != NULL ? evhttp_uri_get_path(u) : NULL;
 	if (raw == NULL || raw[0] == '\0')
 		raw = "/";
@@ -1216,16 +1355,16 @@ gw_request(struct evhttp_request *req, void *arg)
 /* ---- lifecycle ------------------------------------------------------------ */
 
 static void
-apply_limits(struct btnode_gateway *gw)
+apply_limits(struct btapi_gateway *gw)
 {
 	evhttp_set_max_headers_size(gw->http,
-	    (ev_ssize_t)gw->cfg.max_header_bytes);
+	    (ev_ssize_t)header_hard(gw->cfg.max_header_bytes));
 	evhttp_set_max_body_size(gw->http, (ev_ssize_t)gw->cfg.max_body_bytes);
 	evhttp_set_timeout(gw->http, (int)gw->cfg.timeout_s);
 }
 
 static int
-check_cfg(const struct btnode_gateway_config *cfg)
+check_cfg(const struct btapi_gateway_config *cfg)
 {
 	size_t i;
 
@@ -1249,9 +1388,9 @@ check_cfg(const struct btnode_gateway_config *cfg)
 }
 
 static int
-set_statics(struct btnode_gateway *gw, const struct btnode_gateway_config *cfg)
+set_statics(struct btapi_gateway *gw, const struct btapi_gateway_config *cfg)
 {
-	struct btnode_gateway_static *s = NULL;
+	struct btapi_gateway_static *s = NULL;
 	size_t i;
 
 	if (cfg->n_statics > 0) {
@@ -1305,11 +1444,11 @@ split_listen(const char *s, char *host, size_t cap, uint16_t *port)
 }
 
 int
-btnode_gateway_open(struct btnode_gateway **out, struct event_base *base,
+btapi_gateway_open(struct btapi_gateway **out, struct event_base *base,
     struct btapi_server *srv, struct btstore *store,
-    const struct btnode_gateway_config *cfg)
+    const struct btapi_gateway_config *cfg)
 {
-	struct btnode_gateway *gw = NULL;
+	struct btapi_gateway *gw = NULL;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	char host[256];
@@ -1353,13 +1492,13 @@ btnode_gateway_open(struct btnode_gateway **out, struct event_base *base,
 	gw = NULL;
 	rc = BT_OK;
 out:
-	btnode_gateway_close(gw);
+	btapi_gateway_close(gw);
 	return rc;
 }
 
 int
-btnode_gateway_reload(struct btnode_gateway *gw,
-    const struct btnode_gateway_config *cfg)
+btapi_gateway_reload(struct btapi_gateway *gw,
+    const struct btapi_gateway_config *cfg)
 {
 	int rc;
 
@@ -1373,13 +1512,13 @@ btnode_gateway_reload(struct btnode_gateway *gw,
 }
 
 int
-btnode_gateway_port(const struct btnode_gateway *gw)
+btapi_gateway_port(const struct btapi_gateway *gw)
 {
 	return gw != NULL ? gw->port : 0;
 }
 
 void
-btnode_gateway_close(struct btnode_gateway *gw)
+btapi_gateway_close(struct btapi_gateway *gw)
 {
 	if (gw == NULL)
 		return;
@@ -1392,6 +1531,7 @@ btnode_gateway_close(struct btnode_gateway *gw)
 		stx_free(gw->stxs);
 	if (gw->http != NULL)
 		evhttp_free(gw->http);	/* closes every connection */
+	fcache_clear(gw);
 	free(gw->statics);
 	free(gw->listen);
 	free(gw);

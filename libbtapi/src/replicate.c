@@ -1,38 +1,35 @@
 /*
- * replicate.c - pushing the home namespace to the DHT, fetching other
- * namespaces from it, and the "node" scope (see replicate.h).
+ * replicate.c - publishing the home namespace to the DHT, fetching other
+ * namespaces from it, and the "node" scope (see bt/apirepl.h).
  *
  * Tree walks use explicit work lists, never recursion: the trees come
  * from the network.  Every walk is bounded by a block budget.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <bson.h>
+#include <bson/bson.h>
 #include <event2/event.h>
 
-#include <bt/api.h>
+#include <bt/apidht.h>
+#include <bt/apiproto.h>
+#include <bt/apirepl.h>
 #include <bt/dir.h>
 #include <bt/file.h>
 #include <bt/net.h>
 #include <bt/ns.h>
-#include <bt/path.h>
 #include <bt/record.h>
 #include <bt/store.h>
 #include <bt/tree.h>
-
-#include "btnode-internal.h"
-#include "replicate.h"
-#include "storage.h"
 
 #define PUSH_WINDOW	8	/* puts in flight */
 #define FETCH_WINDOW	16	/* gets in flight */
 #define FETCH_TRIES	3	/* attempts per block */
 #define DEBOUNCE_MS	300
-#define PROGRESS_MS	3000	/* answer waiters with progress: a request
-				   waits at most BT_REQUEST_TIMEOUT_MS */
-#define SCOPE		"node"
+#define FRESH_MAX	256	/* namespaces remembered as fetched */
 
 /* ---- a set of ids ------------------------------------------------------- */
 
@@ -273,19 +270,23 @@ out:
 
 /* ---- the replicator ----------------------------------------------------------- */
 
-struct fetch;
+struct job;
 
-struct btnode_repl {
-	struct btnode_repl_config cfg;
-	char *socket_path;
+struct fresh {
+	struct bt_pubkey ns;
+	uint64_t at;			/* ms, monotonic; 0: unused */
+};
+
+struct btapi_replicator {
+	struct btapi_replicator_config cfg;
+	struct event_base *base;
 	struct bt_pubkey home;
 	char home_hex[BT_ID_HEX_LEN + 1];
 	struct bt_id self;
 	int stopped;
 	time_t started;
 	uint64_t watch;
-	int watching;
-	struct btapi *api;
+	int watching, serving;
 	struct event *debounce;
 	uint8_t *blk;			/* BTSTORE_BLOCK_MAX */
 	/* publishing */
@@ -298,17 +299,27 @@ struct btnode_repl {
 	uint8_t rec[BTCORE_RECORD_ENC_MAX];
 	size_t rec_len;
 	/* fetching */
-	struct fetch *fetches;
-	size_t nfetches;
+	struct job *jobs;
+	size_t njobs;
+	struct fresh fresh[FRESH_MAX];
 };
 
-struct fetch {
-	struct btnode_repl *r;
-	struct fetch *next;
+/* A caller waiting for a fetch. */
+struct btapi_fetch {
+	struct btapi_fetch *next;
+	struct job *job;
+	btapi_fetch_done_cb done;
+	btapi_fetch_progress_cb progress;
+	void *arg;
+};
+
+/* One fetch of one namespace. */
+struct job {
+	struct btapi_replicator *r;
+	struct job *next;
 	struct bt_pubkey ns;
 	char hex[BT_ID_HEX_LEN + 1];
-	struct btapi_rpc **waiters;
-	size_t nwaiters;
+	struct btapi_fetch *waiters;
 	struct idset seen, dirs_seen;
 	struct worklist q, dirs;
 	size_t inflight, fetched, present;
@@ -322,34 +333,74 @@ struct fetch {
 };
 
 struct get {
-	struct fetch *f;
+	struct job *f;
 	struct work w;
 };
 
-static void publish_start(struct btnode_repl *r);
-static void fetch_pump(struct fetch *f);
+static void publish_start(struct btapi_replicator *r);
+static void fetch_pump(struct job *f);
 
-/* ---- replies ---------------------------------------------------------------- */
+static void rlog(struct btapi_replicator *r, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
-reply_doc(struct btapi_rpc *req, bson_t *b)
+rlog(struct btapi_replicator *r, int level, const char *fmt, ...)
 {
-	if (btapi_rpc_reply(req, bson_get_data(b), b->len) != BT_OK)
-		btnode_log(BTNODE_LOG_WARN, "could not answer a node request");
-	bson_destroy(b);
+	char msg[512];
+	va_list ap;
+
+	if (r->cfg.log == NULL)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	r->cfg.log(r->cfg.log_arg, level, msg);
 }
 
-static void
-reply_err(struct btapi_rpc *req, int code, const char *text)
+static uint64_t
+now_ms(void)
 {
-	if (btapi_rpc_error(req, code, text) != BT_OK)
-		btnode_log(BTNODE_LOG_WARN, "could not answer a node request");
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 1;
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u +
+	    1;
+}
+
+static struct fresh *
+fresh_find(struct btapi_replicator *r, const struct bt_pubkey *ns)
+{
+	size_t i;
+
+	for (i = 0; i < FRESH_MAX; i++)
+		if (r->fresh[i].at != 0 &&
+		    memcmp(r->fresh[i].ns.b, ns->b, sizeof(ns->b)) == 0)
+			return &r->fresh[i];
+	return NULL;
+}
+
+/* Remember @p ns as fetched now, in its slot or the oldest. */
+static void
+fresh_mark(struct btapi_replicator *r, const struct bt_pubkey *ns)
+{
+	struct fresh *e = fresh_find(r, ns);
+	size_t i;
+
+	if (e == NULL) {
+		e = &r->fresh[0];
+		for (i = 1; i < FRESH_MAX; i++)
+			if (r->fresh[i].at < e->at)
+				e = &r->fresh[i];
+		e->ns = *ns;
+	}
+	e->at = now_ms();
 }
 
 /* ---- publishing ----------------------------------------------------------- */
 
 static void
-publish_done(struct btnode_repl *r)
+publish_done(struct btapi_replicator *r)
 {
 	r->busy = 0;
 	if (r->dirty && !r->stopped)
@@ -359,7 +410,7 @@ publish_done(struct btnode_repl *r)
 static void
 record_cb(void *arg, const struct btnet_dht_result *res)
 {
-	struct btnode_repl *r = arg;
+	struct btapi_replicator *r = arg;
 
 	if (res->status == BT_ECLOSED || r->stopped) {
 		r->busy = 0;
@@ -367,12 +418,12 @@ record_cb(void *arg, const struct btnet_dht_result *res)
 	}
 	if (res->status == BT_OK) {
 		r->published_seq = r->round_seq;
-		btnode_log(BTNODE_LOG_INFO, "published /%s at sequence %llu "
+		rlog(r, BTAPI_LOG_INFO, "published /%s at sequence %llu "
 		    "(root record on %u nodes; %zu blocks pushed, %zu failed)",
 		    r->home_hex, (unsigned long long)r->round_seq, res->stored,
 		    r->push_ok, r->push_fail);
 	} else
-		btnode_log(BTNODE_LOG_WARN, "publishing /%s at sequence %llu "
+		rlog(r, BTAPI_LOG_WARN, "publishing /%s at sequence %llu "
 		    "failed: %s", r->home_hex,
 		    (unsigned long long)r->round_seq,
 		    btapi_strerror(res->status));
@@ -380,7 +431,7 @@ record_cb(void *arg, const struct btnet_dht_result *res)
 }
 
 static void
-publish_record(struct btnode_repl *r)
+publish_record(struct btapi_replicator *r)
 {
 	struct bt_record rec;
 	int rc;
@@ -388,18 +439,18 @@ publish_record(struct btnode_repl *r)
 	if ((rc = btcore_record_decode(&rec, r->rec, r->rec_len)) != BT_OK ||
 	    (rc = btnet_dht_record_put(btnet_dht(r->cfg.net), &rec, record_cb,
 	    r)) != BT_OK) {
-		btnode_log(BTNODE_LOG_WARN, "cannot publish the root record: "
-		    "%s", btapi_strerror(rc));
+		rlog(r, BTAPI_LOG_WARN, "cannot publish the root record: %s",
+		    btapi_strerror(rc));
 		publish_done(r);
 	}
 }
 
-static void push_pump(struct btnode_repl *r);
+static void push_pump(struct btapi_replicator *r);
 
 static void
 put_cb(void *arg, const struct btnet_dht_result *res)
 {
-	struct btnode_repl *r = arg;
+	struct btapi_replicator *r = arg;
 
 	r->push_inflight--;
 	if (res->status == BT_ECLOSED || r->stopped) {
@@ -415,7 +466,7 @@ put_cb(void *arg, const struct btnet_dht_result *res)
 }
 
 static void
-push_pump(struct btnode_repl *r)
+push_pump(struct btapi_replicator *r)
 {
 	struct work *w;
 	size_t len;
@@ -434,8 +485,12 @@ push_pump(struct btnode_repl *r)
 		}
 		r->push_inflight++;
 	}
-	if (r->push_inflight == 0 && wl_left(&r->push) == 0)
+	if (r->push_inflight == 0 && wl_left(&r->push) == 0) {
+		rlog(r, BTAPI_LOG_DEBUG, "publishing /%s at sequence %llu: "
+		    "blocks pushed, now the root record", r->home_hex,
+		    (unsigned long long)r->round_seq);
 		publish_record(r);
+	}
 }
 
 /*
@@ -445,7 +500,7 @@ push_pump(struct btnode_repl *r)
  * only into what is new.
  */
 static int
-push_collect(struct btnode_repl *r, const struct bt_id *dir)
+push_collect(struct btapi_replicator *r, const struct bt_id *dir)
 {
 	struct idset seen = { 0 };
 	struct worklist nodes = { 0 }, dirs = { 0 };
@@ -525,7 +580,7 @@ out:
 }
 
 static void
-publish_start(struct btnode_repl *r)
+publish_start(struct btapi_replicator *r)
 {
 	struct bt_id dir;
 	uint64_t seq = 0;
@@ -540,7 +595,7 @@ publish_start(struct btnode_repl *r)
 	rc = btstore_ns_root(r->cfg.store, &r->home, r->rec, sizeof(r->rec),
 	    &r->rec_len, &seq, &dir);
 	if (rc != BT_OK) {
-		btnode_log(BTNODE_LOG_WARN, "cannot read /%s: %s", r->home_hex,
+		rlog(r, BTAPI_LOG_WARN, "cannot read /%s: %s", r->home_hex,
 		    btapi_strerror(rc));
 		return;
 	}
@@ -550,12 +605,11 @@ publish_start(struct btnode_repl *r)
 	r->round_seq = seq;
 	r->push_ok = r->push_fail = 0;
 	if ((rc = push_collect(r, &dir)) != BT_OK)
-		btnode_log(BTNODE_LOG_WARN, "pushing the blocks of /%s stopped: "
-		    "%s", r->home_hex, rc == BT_ETOOBIG ? "more than "
+		rlog(r, BTAPI_LOG_WARN, "pushing the blocks of /%s stopped: %s",
+		    r->home_hex, rc == BT_ETOOBIG ? "more than "
 		    "push_max_blocks" : btapi_strerror(rc));
-	btnode_log(BTNODE_LOG_DEBUG, "publishing /%s at sequence %llu: %zu "
-	    "new blocks", r->home_hex, (unsigned long long)seq,
-	    wl_left(&r->push));
+	rlog(r, BTAPI_LOG_DEBUG, "publishing /%s at sequence %llu: %zu new "
+	    "blocks", r->home_hex, (unsigned long long)seq, wl_left(&r->push));
 	push_pump(r);
 }
 
@@ -568,7 +622,7 @@ debounce_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-schedule(struct btnode_repl *r)
+schedule(struct btapi_replicator *r)
 {
 	struct timeval tv = { 0, DEBOUNCE_MS * 1000 };
 
@@ -589,7 +643,7 @@ watch_cb(void *arg, int kind, int event, const void *key, size_t keylen)
 }
 
 void
-btnode_repl_online(struct btnode_repl *r)
+btapi_replicator_online(struct btapi_replicator *r)
 {
 	if (r == NULL)
 		return;
@@ -600,96 +654,97 @@ btnode_repl_online(struct btnode_repl *r)
 /* ---- fetching --------------------------------------------------------------- */
 
 static void
-fetch_unlink(struct fetch *f)
+job_unlink(struct job *f)
 {
-	struct fetch **p;
+	struct job **p;
 
-	for (p = &f->r->fetches; *p != NULL; p = &(*p)->next)
+	for (p = &f->r->jobs; *p != NULL; p = &(*p)->next)
 		if (*p == f) {
 			*p = f->next;
-			f->r->nfetches--;
+			f->r->njobs--;
 			return;
 		}
 }
 
 static void
-fetch_free(struct fetch *f)
+job_free(struct job *f)
 {
+	struct btapi_fetch *w;
+
 	if (f->timer != NULL)
 		event_free(f->timer);
 	if (f->progress != NULL)
 		event_free(f->progress);
+	while ((w = f->waiters) != NULL) {
+		f->waiters = w->next;
+		free(w);
+	}
 	idset_clear(&f->seen);
 	idset_clear(&f->dirs_seen);
 	wl_free(&f->q);
 	wl_free(&f->dirs);
-	free(f->waiters);
 	free(f);
 }
 
-/* {done, seq, fetched, present, blocks}: where the fetch stands. */
 static void
-reply_progress(struct fetch *f, struct btapi_rpc *req, int done)
+job_where(const struct job *f, struct btapi_fetch_progress *p)
 {
-	bson_t b;
-
-	bson_init(&b);
-	BSON_APPEND_BOOL(&b, "done", done);
-	BSON_APPEND_INT64(&b, "seq", (int64_t)f->seq);
-	BSON_APPEND_INT64(&b, "fetched", (int64_t)f->fetched);
-	BSON_APPEND_INT64(&b, "present", (int64_t)f->present);
-	BSON_APPEND_INT64(&b, "blocks", (int64_t)f->seen.n);
-	reply_doc(req, &b);
+	p->seq = f->seq;
+	p->fetched = f->fetched;
+	p->present = f->present;
+	p->blocks = f->seen.n;
 }
 
-/* Every PROGRESS_MS: tell the waiters how far it is; they ask again. */
+/* Every progress_ms: tell the callers how far it is. */
 static void
-fetch_progress(evutil_socket_t fd, short what, void *arg)
+job_progress(evutil_socket_t fd, short what, void *arg)
 {
-	struct fetch *f = arg;
-	size_t i;
+	struct job *f = arg;
+	struct btapi_fetch_progress p;
+	struct btapi_fetch *w, *next;
 
 	(void)fd;
 	(void)what;
-	for (i = 0; i < f->nwaiters; i++)
-		reply_progress(f, f->waiters[i], 0);
-	f->nwaiters = 0;
+	job_where(f, &p);
+	for (w = f->waiters; w != NULL; w = next) {
+		next = w->next;
+		if (w->progress != NULL)
+			w->progress(w->arg, &p);
+	}
 }
 
-/* Answer every waiter and end the fetch (freed when no get is left). */
+/* Tell every caller, end the fetch (freed when no get is left). */
 static void
-fetch_finish(struct fetch *f, int rc)
+fetch_finish(struct job *f, int rc)
 {
-	struct btnode_repl *r = f->r;
-	size_t i;
+	struct btapi_fetch *w;
 
 	if (f->done)
 		return;
 	f->done = 1;
-	fetch_unlink(f);
+	job_unlink(f);
 	if (f->timer != NULL)
 		event_del(f->timer);
 	if (f->progress != NULL)
 		event_del(f->progress);
-	if (rc == BT_OK)
-		btnode_log(BTNODE_LOG_INFO, "fetched /%s at sequence %llu: "
-		    "%zu blocks from the network, %zu already here", f->hex,
+	if (rc == BT_OK) {
+		fresh_mark(f->r, &f->ns);
+		rlog(f->r, BTAPI_LOG_INFO, "fetched /%s at sequence %llu: %zu "
+		    "blocks from the network, %zu already here", f->hex,
 		    (unsigned long long)f->seq, f->fetched, f->present);
-	else
-		btnode_log(BTNODE_LOG_WARN, "fetching /%s failed after %zu "
+	} else
+		rlog(f->r, BTAPI_LOG_WARN, "fetching /%s failed after %zu "
 		    "blocks: %s", f->hex, f->fetched, btapi_strerror(rc));
-	for (i = 0; i < f->nwaiters; i++) {
-		if (r->stopped)
-			break;
-		if (rc != BT_OK) {
-			reply_err(f->waiters[i], rc, btapi_strerror(rc));
-			continue;
-		}
-		reply_progress(f, f->waiters[i], 1);
+	/* a callback may cancel only itself, which is gone from the list */
+	while ((w = f->waiters) != NULL) {
+		f->waiters = w->next;
+		w->job = NULL;
+		if (w->done != NULL)
+			w->done(w->arg, rc);
+		free(w);
 	}
-	f->nwaiters = 0;
 	if (f->inflight == 0 && !f->rec_pending)
-		fetch_free(f);
+		job_free(f);
 }
 
 static void
@@ -702,7 +757,7 @@ fetch_timeout(evutil_socket_t fd, short what, void *arg)
 
 /* A block is here: queue what a node names. */
 static int
-fetch_have(struct fetch *f, const struct work *w, const uint8_t *data,
+fetch_have(struct job *f, const struct work *w, const uint8_t *data,
     size_t len)
 {
 	if (w->tag != T_NODE)
@@ -714,14 +769,15 @@ static void
 get_cb(void *arg, const struct btnet_dht_result *res)
 {
 	struct get *g = arg;
-	struct fetch *f = g->f;
-	struct btnode_repl *r = f->r;
+	struct job *f = g->f;
+	struct btapi_replicator *r = f->r;
+	char hex[BT_ID_HEX_LEN + 1];
 	int rc;
 
 	f->inflight--;
 	if (f->done || res->status == BT_ECLOSED || r->stopped) {
 		if (f->done && f->inflight == 0 && !f->rec_pending)
-			fetch_free(f);
+			job_free(f);
 		free(g);
 		return;
 	}
@@ -742,9 +798,7 @@ get_cb(void *arg, const struct btnet_dht_result *res)
 	}
 	if (rc != BT_OK) {
 		if (++g->w.tries >= FETCH_TRIES) {
-			char hex[BT_ID_HEX_LEN + 1];
-
-			btnode_log(BTNODE_LOG_WARN, "block %s of /%s: %s",
+			rlog(r, BTAPI_LOG_WARN, "block %s of /%s: %s",
 			    btcore_id_to_hex(&g->w.id, hex), f->hex,
 			    btapi_strerror(rc));
 			free(g);
@@ -764,7 +818,7 @@ get_cb(void *arg, const struct btnet_dht_result *res)
 }
 
 static void
-fetch_import(struct fetch *f)
+fetch_import(struct job *f)
 {
 	int rc;
 
@@ -775,9 +829,9 @@ fetch_import(struct fetch *f)
 }
 
 static void
-fetch_pump(struct fetch *f)
+fetch_pump(struct job *f)
 {
-	struct btnode_repl *r = f->r;
+	struct btapi_replicator *r = f->r;
 	struct work w;
 	struct get *g;
 	size_t len;
@@ -846,8 +900,8 @@ fetch_pump(struct fetch *f)
 static void
 root_cb(void *arg, const struct btnet_dht_result *res)
 {
-	struct fetch *f = arg;
-	struct btnode_repl *r = f->r;
+	struct job *f = arg;
+	struct btapi_replicator *r = f->r;
 	struct bt_id dir;
 	uint64_t have = 0;
 	int rc;
@@ -855,7 +909,7 @@ root_cb(void *arg, const struct btnet_dht_result *res)
 	f->rec_pending = 0;
 	if (f->done || res->status == BT_ECLOSED || r->stopped) {
 		if (f->done && f->inflight == 0)
-			fetch_free(f);
+			job_free(f);
 		return;
 	}
 	rc = res->status;
@@ -880,7 +934,7 @@ root_cb(void *arg, const struct btnet_dht_result *res)
 		fetch_finish(f, BT_OK);
 		return;
 	}
-	btnode_log(BTNODE_LOG_INFO, "fetching /%s at sequence %llu", f->hex,
+	rlog(r, BTAPI_LOG_INFO, "fetching /%s at sequence %llu", f->hex,
 	    (unsigned long long)f->seq);
 	if (idset_add(&f->seen, &dir) < 0 ||
 	    idset_add(&f->dirs_seen, &dir) < 0 ||
@@ -892,281 +946,298 @@ root_cb(void *arg, const struct btnet_dht_result *res)
 	fetch_pump(f);
 }
 
-static int
-waiter_add(struct fetch *f, struct btapi_rpc *req)
+int
+btapi_replicator_stale(struct btapi_replicator *r, const struct bt_pubkey *ns)
 {
-	struct btapi_rpc **w;
+	struct fresh *e;
 
-	w = realloc(f->waiters, (f->nwaiters + 1) * sizeof(*w));
-	if (w == NULL)
-		return BT_ENOMEM;
-	f->waiters = w;
-	f->waiters[f->nwaiters++] = req;
-	return BT_OK;
+	if (r == NULL || ns == NULL ||
+	    memcmp(ns->b, r->home.b, sizeof(ns->b)) == 0)
+		return 0;
+	e = fresh_find(r, ns);
+	return e == NULL || now_ms() - e->at >= r->cfg.fresh_ms;
 }
 
-static void
-op_fetch(struct btnode_repl *r, struct btapi_rpc *req, const char *path)
+int
+btapi_replicator_fetch(struct btapi_replicator *r, const struct bt_pubkey *ns,
+    btapi_fetch_done_cb done, btapi_fetch_progress_cb progress, void *arg,
+    struct btapi_fetch **out)
 {
-	struct btcore_path *p = NULL;
-	const struct bt_pubkey *ns;
-	struct fetch *f = NULL;
+	struct btapi_fetch *w = NULL;
+	struct job *f = NULL;
 	struct timeval tv;
-	bson_t b;
-	int rc;
+	int rc = BT_EINVAL;
 
-	if ((rc = btcore_path_parse(&p, path, strlen(path))) != BT_OK) {
-		reply_err(req, rc, "not a path /<64 hex namespace>/...");
+	if (out != NULL)
+		*out = NULL;
+	if (r == NULL || ns == NULL || done == NULL ||
+	    memcmp(ns->b, r->home.b, sizeof(ns->b)) == 0)
 		goto out;
-	}
-	ns = btcore_path_namespace(p);
-	if (memcmp(ns->b, r->home.b, sizeof(ns->b)) == 0) {
-		bson_init(&b);
-		BSON_APPEND_BOOL(&b, "done", 1);
-		BSON_APPEND_INT64(&b, "fetched", 0);
-		reply_doc(req, &b);
+	rc = BT_ESTATE;
+	if (r->stopped)
 		goto out;
-	}
-	if (!btnet_is_online(r->cfg.net)) {
-		reply_err(req, BTAPI_EOFFLINE, "the node is offline");
+	rc = BTAPI_EOFFLINE;
+	if (!btnet_is_online(r->cfg.net))
 		goto out;
-	}
-	for (f = r->fetches; f != NULL; f = f->next)
+	rc = BT_ENOMEM;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		goto out;
+	w->done = done;
+	w->progress = progress;
+	w->arg = arg;
+	for (f = r->jobs; f != NULL; f = f->next)
 		if (memcmp(f->ns.b, ns->b, sizeof(ns->b)) == 0)
 			break;
-	if (f != NULL) {
-		if (waiter_add(f, req) != BT_OK)
-			reply_err(req, BT_ENOMEM, NULL);
-		f = NULL;
-		goto out;
+	if (f == NULL) {
+		if ((f = calloc(1, sizeof(*f))) == NULL ||
+		    (f->timer = evtimer_new(r->base, fetch_timeout,
+		    f)) == NULL ||
+		    (f->progress = event_new(r->base, -1, EV_PERSIST,
+		    job_progress, f)) == NULL)
+			goto out;
+		f->r = r;
+		f->ns = *ns;
+		btcore_id_to_hex((const struct bt_id *)(const void *)ns,
+		    f->hex);
+		if ((rc = btnet_dht_record_get(btnet_dht(r->cfg.net), ns,
+		    BTSTORE_NS_ROOT_KEY, sizeof(BTSTORE_NS_ROOT_KEY) - 1,
+		    root_cb, f)) != BT_OK)
+			goto out;
+		f->rec_pending = 1;
+		tv.tv_sec = (time_t)(r->cfg.fetch_timeout_ms / 1000);
+		tv.tv_usec = (suseconds_t)(r->cfg.fetch_timeout_ms % 1000) *
+		    1000;
+		(void)evtimer_add(f->timer, &tv);
+		tv.tv_sec = (time_t)(r->cfg.progress_ms / 1000);
+		tv.tv_usec = (suseconds_t)(r->cfg.progress_ms % 1000) * 1000;
+		(void)event_add(f->progress, &tv);
+		f->next = r->jobs;
+		r->jobs = f;
+		r->njobs++;
 	}
-	rc = BT_ENOMEM;
-	if ((f = calloc(1, sizeof(*f))) == NULL ||
-	    (f->timer = evtimer_new(r->cfg.base, fetch_timeout, f)) == NULL ||
-	    (f->progress = event_new(r->cfg.base, -1, EV_PERSIST,
-	    fetch_progress, f)) == NULL ||
-	    waiter_add(f, req) != BT_OK) {
-		reply_err(req, rc, NULL);
-		goto out;
-	}
-	f->r = r;
-	f->ns = *ns;
-	btcore_id_to_hex((const struct bt_id *)(const void *)ns, f->hex);
-	if ((rc = btnet_dht_record_get(btnet_dht(r->cfg.net), ns,
-	    BTSTORE_NS_ROOT_KEY, sizeof(BTSTORE_NS_ROOT_KEY) - 1, root_cb,
-	    f)) != BT_OK) {
-		reply_err(req, rc, btapi_strerror(rc));
-		goto out;
-	}
-	f->rec_pending = 1;
-	tv.tv_sec = (time_t)r->cfg.fetch_timeout_s;
-	tv.tv_usec = 0;
-	(void)evtimer_add(f->timer, &tv);
-	tv.tv_sec = PROGRESS_MS / 1000;
-	tv.tv_usec = (PROGRESS_MS % 1000) * 1000;
-	(void)event_add(f->progress, &tv);
-	f->next = r->fetches;
-	r->fetches = f;
-	r->nfetches++;
+	w->job = f;
+	w->next = f->waiters;
+	f->waiters = w;
+	if (out != NULL)
+		*out = w;
+	w = NULL;
 	f = NULL;
+	rc = BT_OK;
 out:
+	free(w);
 	if (f != NULL)
-		fetch_free(f);
-	btcore_path_free(p);
+		job_free(f);	/* made here, never started */
+	return rc;
+}
+
+void
+btapi_replicator_cancel(struct btapi_fetch *w)
+{
+	struct btapi_fetch **p;
+
+	if (w == NULL)
+		return;
+	if (w->job != NULL)
+		for (p = &w->job->waiters; *p != NULL; p = &(*p)->next)
+			if (*p == w) {
+				*p = w->next;
+				break;
+			}
+	free(w);
 }
 
 /* ---- the "node" scope ------------------------------------------------------ */
 
-static void
-op_status(struct btnode_repl *r, struct btapi_rpc *req)
+static int
+status_doc(struct btapi_replicator *r, bson_t *b)
 {
 	char hex[BT_ID_HEX_LEN + 2];
 	uint64_t blocks = 0, bytes = 0, held_bytes = 0;
 	size_t held = 0;
-	bson_t b;
 
 	if (btstore_block_usage(r->cfg.store, &blocks, &bytes) != BT_OK)
 		blocks = bytes = 0;
-	if (r->cfg.storage != NULL)
-		btnode_storage_count(r->cfg.storage, &held, &held_bytes);
-	bson_init(&b);
-	BSON_APPEND_UTF8(&b, "version", BTNODE_VERSION);
-	BSON_APPEND_UTF8(&b, "node", btcore_id_to_hex(&r->self, hex));
+	btapi_dhtstore_count(r->cfg.dhtstore, &held, &held_bytes);
+	BSON_APPEND_UTF8(b, "version", r->cfg.version != NULL ?
+	    r->cfg.version : btapi_version());
+	BSON_APPEND_UTF8(b, "node", btcore_id_to_hex(&r->self, hex));
 	hex[0] = '/';
 	memcpy(hex + 1, r->home_hex, sizeof(r->home_hex));
-	BSON_APPEND_UTF8(&b, "home", hex);
-	BSON_APPEND_BOOL(&b, "online", btnet_is_online(r->cfg.net));
-	BSON_APPEND_INT32(&b, "peers",
+	BSON_APPEND_UTF8(b, "home", hex);
+	BSON_APPEND_BOOL(b, "online", btnet_is_online(r->cfg.net));
+	BSON_APPEND_INT32(b, "peers",
 	    (int32_t)btnet_peers(r->cfg.net, NULL, 0));
-	BSON_APPEND_INT32(&b, "replication", (int32_t)r->cfg.replication);
-	BSON_APPEND_UTF8(&b, "keystore", r->cfg.keystore_tpm ? "tpm" :
+	BSON_APPEND_INT32(b, "replication", (int32_t)r->cfg.replication);
+	BSON_APPEND_UTF8(b, "keystore", r->cfg.keystore_tpm ? "tpm" :
 	    "software");
-	BSON_APPEND_INT64(&b, "blocks", (int64_t)blocks);
-	BSON_APPEND_INT64(&b, "block_bytes", (int64_t)bytes);
-	BSON_APPEND_INT64(&b, "dht_items", (int64_t)held);
-	BSON_APPEND_INT64(&b, "dht_bytes", (int64_t)held_bytes);
-	BSON_APPEND_INT64(&b, "published_seq", (int64_t)r->published_seq);
-	BSON_APPEND_INT32(&b, "fetches", (int32_t)r->nfetches);
-	BSON_APPEND_INT64(&b, "uptime", (int64_t)(time(NULL) - r->started));
-	reply_doc(req, &b);
-}
-
-static void
-on_rpc(void *arg, struct btapi_rpc *req, const struct bt_id *from,
-    const char *scope, const uint8_t *args, size_t len)
-{
-	struct btnode_repl *r = arg;
-	bson_iter_t it;
-	bson_t doc;
-	const char *op = NULL, *path = NULL;
-
-	(void)scope;
-	if (!bson_init_static(&doc, args, len)) {
-		reply_err(req, BT_EFORMAT, "arguments are not a BSON document");
-		return;
-	}
-	if (bson_iter_init_find(&it, &doc, "op") && BSON_ITER_HOLDS_UTF8(&it))
-		op = bson_iter_utf8(&it, NULL);
-	if (bson_iter_init_find(&it, &doc, "path") &&
-	    BSON_ITER_HOLDS_UTF8(&it))
-		path = bson_iter_utf8(&it, NULL);
-	if (op == NULL) {
-		reply_err(req, BT_EINVAL, "no op: status or fetch");
-	} else if (strcmp(op, "status") == 0) {
-		op_status(r, req);
-	} else if (strcmp(op, "fetch") == 0) {
-		if (btcore_id_cmp(from, &r->self) != 0)
-			reply_err(req, BT_EPERM, "fetch is for the node's own "
-			    "programs");
-		else if (path == NULL)
-			reply_err(req, BT_EINVAL, "fetch needs a path");
-		else
-			op_fetch(r, req, path);
-	} else
-		reply_err(req, BT_EUNSUPPORTED, "unknown op: status or fetch");
-}
-
-static void
-handle_cb(void *arg, int err)
-{
-	(void)arg;
-	if (err != BT_OK)
-		btnode_log(BTNODE_LOG_ERROR, "cannot serve the \"%s\" scope: %s",
-		    SCOPE, btapi_strerror(err));
-	else
-		btnode_log(BTNODE_LOG_DEBUG, "serving the \"%s\" scope", SCOPE);
-}
-
-static void
-hello_cb(void *arg, int err)
-{
-	struct btnode_repl *r = arg;
-
-	if (err != BT_OK) {
-		btnode_log(BTNODE_LOG_ERROR, "the API socket refused the node's "
-		    "own connection: %s", btapi_strerror(err));
-		return;
-	}
-	if (btapi_handle(r->api, SCOPE, on_rpc, r, handle_cb, r) != BT_OK)
-		btnode_log(BTNODE_LOG_ERROR, "cannot register the \"%s\" "
-		    "scope", SCOPE);
-}
-
-static void
-closed_cb(void *arg, int err)
-{
-	struct btnode_repl *r = arg;
-
-	if (!r->stopped)
-		btnode_log(BTNODE_LOG_ERROR, "the node's own API connection "
-		    "ended: %s", btapi_strerror(err));
+	BSON_APPEND_INT64(b, "blocks", (int64_t)blocks);
+	BSON_APPEND_INT64(b, "block_bytes", (int64_t)bytes);
+	BSON_APPEND_INT64(b, "dht_items", (int64_t)held);
+	BSON_APPEND_INT64(b, "dht_bytes", (int64_t)held_bytes);
+	BSON_APPEND_INT64(b, "published_seq", (int64_t)r->published_seq);
+	BSON_APPEND_INT32(b, "fetches", (int32_t)r->njobs);
+	BSON_APPEND_INT64(b, "uptime", (int64_t)(time(NULL) - r->started));
+	return BT_OK;
 }
 
 int
-btnode_repl_open(struct btnode_repl **out, const struct btnode_repl_config *cfg)
+btapi_replicator_answer(struct btapi_replicator *r, const struct bt_id *from,
+    const uint8_t *args, size_t len, uint8_t **reply, size_t *rlen)
 {
-	struct btnode_repl *r;
-	char topic[BT_ID_HEX_LEN + 2];
-	int rc = BT_ENOMEM;
+	bson_iter_t it;
+	bson_t doc, b;
+	const char *op = NULL;
+	int rc = BT_EINVAL;
 
-	*out = NULL;
+	if (reply != NULL)
+		*reply = NULL;
+	if (rlen != NULL)
+		*rlen = 0;
+	if (r == NULL || from == NULL || args == NULL || reply == NULL ||
+	    rlen == NULL)
+		return BT_EINVAL;
+	if (!bson_init_static(&doc, args, len))
+		return BT_EFORMAT;
+	if (bson_iter_init_find(&it, &doc, "op") && BSON_ITER_HOLDS_UTF8(&it))
+		op = bson_iter_utf8(&it, NULL);
+	if (op == NULL)
+		return BT_EFORMAT;
+	if (strcmp(op, "status") != 0)
+		return BT_EUNSUPPORTED;
+	bson_init(&b);
+	if ((rc = status_doc(r, &b)) == BT_OK) {
+		rc = BT_ENOMEM;
+		if ((*reply = malloc(b.len)) != NULL) {
+			memcpy(*reply, bson_get_data(&b), b.len);
+			*rlen = b.len;
+			rc = BT_OK;
+		}
+	}
+	bson_destroy(&b);
+	return rc;
+}
+
+static void
+net_rpc(void *arg, struct btnet_rpc_req *req, const struct bt_id *from,
+    const char *scope, const uint8_t *args, size_t len)
+{
+	struct btapi_replicator *r = arg;
+	uint8_t *reply = NULL;
+	size_t rlen = 0;
+	int rc;
+
+	(void)scope;
+	rc = btapi_replicator_answer(r, from, args, len, &reply, &rlen);
+	if (rc == BT_OK)
+		rc = btnet_rpc_reply(req, reply, rlen);
+	else
+		rc = btnet_rpc_error(req, rc, rc == BT_EUNSUPPORTED ?
+		    "unknown op: the scope \"node\" answers status" :
+		    btapi_strerror(rc));
+	if (rc != BT_OK)
+		rlog(r, BTAPI_LOG_DEBUG, "could not answer a node request: %s",
+		    btapi_strerror(rc));
+	free(reply);
+}
+
+/* ---- life ----------------------------------------------------------------- */
+
+void
+btapi_replicator_config_init(struct btapi_replicator_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->fetch_max_blocks = 1u << 20;
+	cfg->fetch_timeout_ms = 300000;
+	cfg->push_max_blocks = 1u << 20;
+	cfg->fresh_ms = 5000;
+	cfg->progress_ms = 1000;
+	cfg->replication = BT_REPLICATION_DEFAULT;
+}
+
+int
+btapi_replicator_open(struct btapi_replicator **out, struct event_base *base,
+    const struct btapi_replicator_config *cfg)
+{
+	struct btapi_replicator *r = NULL;
+	char topic[BT_ID_HEX_LEN + 2];
+	int rc = BT_EINVAL;
+
+	if (out != NULL)
+		*out = NULL;
+	if (out == NULL || base == NULL || cfg == NULL || cfg->store == NULL ||
+	    cfg->net == NULL || cfg->signer == NULL ||
+	    cfg->fetch_max_blocks == 0 || cfg->fetch_timeout_ms == 0 ||
+	    cfg->push_max_blocks == 0 || cfg->progress_ms == 0)
+		goto out;
+	rc = BT_ENOMEM;
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		goto out;
 	r->cfg = *cfg;
+	r->base = base;
 	r->started = time(NULL);
 	r->home = cfg->signer->pub;
 	btcore_id_to_hex((const struct bt_id *)(const void *)&r->home,
 	    r->home_hex);
 	btnet_local_id(cfg->net, &r->self);
-	if ((r->socket_path = strdup(cfg->socket_path)) == NULL ||
-	    (r->blk = malloc(BTSTORE_BLOCK_MAX)) == NULL ||
-	    (r->debounce = evtimer_new(cfg->base, debounce_cb, r)) == NULL)
+	if ((r->blk = malloc(BTSTORE_BLOCK_MAX)) == NULL ||
+	    (r->debounce = evtimer_new(base, debounce_cb, r)) == NULL)
 		goto out;
-	r->cfg.socket_path = r->socket_path;
+	rc = btstore_ns_create(cfg->store, cfg->signer);
+	if (rc != BT_OK && rc != BT_EEXIST)
+		goto out;
 	topic[0] = '/';
 	memcpy(topic + 1, r->home_hex, sizeof(r->home_hex));
 	if ((rc = btstore_watch(cfg->store, BTSTORE_TOPIC_PATH, topic,
 	    strlen(topic), watch_cb, r, &r->watch)) != BT_OK)
 		goto out;
 	r->watching = 1;
-	if ((rc = btapi_open(&r->api, cfg->base, r->socket_path, NULL, 0,
-	    hello_cb, r)) != BT_OK)
+	if ((rc = btnet_rpc_handle(cfg->net, BTAPI_REPL_SCOPE, net_rpc,
+	    r)) != BT_OK)
 		goto out;
-	btapi_set_closed_cb(r->api, closed_cb, r);
+	r->serving = 1;
 	*out = r;
 	r = NULL;
 	rc = BT_OK;
 out:
-	if (r != NULL) {
-		btnode_repl_stop(r);
-		btnode_repl_free(r);
-	}
+	btapi_replicator_free(r);
 	return rc;
 }
 
 void
-btnode_repl_stop(struct btnode_repl *r)
+btapi_replicator_stop(struct btapi_replicator *r)
 {
-	struct fetch *f;
-
 	if (r == NULL || r->stopped)
 		return;
 	r->stopped = 1;
-	if (r->watching)
-		if (btstore_unwatch(r->cfg.store, r->watch) != BT_OK)
-			btnode_log(BTNODE_LOG_DEBUG, "watch already gone");
+	if (r->watching &&
+	    btstore_unwatch(r->cfg.store, r->watch) != BT_OK)
+		rlog(r, BTAPI_LOG_DEBUG, "the watch was gone already");
 	r->watching = 0;
+	if (r->serving &&
+	    btnet_rpc_handle(r->cfg.net, BTAPI_REPL_SCOPE, NULL, NULL) != BT_OK)
+		rlog(r, BTAPI_LOG_DEBUG, "the scope was gone already");
+	r->serving = 0;
 	if (r->debounce != NULL)
 		event_del(r->debounce);
-	/* waiting requests are released by btapi_close() */
-	for (f = r->fetches; f != NULL; f = f->next) {
-		f->nwaiters = 0;
-		if (f->timer != NULL)
-			event_del(f->timer);
-		if (f->progress != NULL)
-			event_del(f->progress);
-	}
-	btapi_close(r->api);
-	r->api = NULL;
+	/* every caller hears BT_ECLOSED; gets in flight end with the
+	   network */
+	while (r->jobs != NULL)
+		fetch_finish(r->jobs, BT_ECLOSED);
 }
 
 void
-btnode_repl_free(struct btnode_repl *r)
+btapi_replicator_free(struct btapi_replicator *r)
 {
-	struct fetch *f, *next;
-
 	if (r == NULL)
 		return;
-	for (f = r->fetches; f != NULL; f = next) {
-		next = f->next;
-		fetch_free(f);
-	}
+	btapi_replicator_stop(r);
 	if (r->debounce != NULL)
 		event_free(r->debounce);
 	idset_clear(&r->pushed);
 	idset_clear(&r->pushed_dirs);
 	wl_free(&r->push);
 	free(r->blk);
-	free(r->socket_path);
 	free(r);
 }
