@@ -596,9 +596,9 @@ loc_names(struct xsrv *x, const char *kind, struct names *nm)
 
 /*
  * A program (a client with a manifest) may use a data op only when its
- * manifest lists the matching capability among its scopes (names with a
- * ':' never travel over the network, so they cannot clash with RPC
- * scopes):
+ * manifest lists the matching capability among its scopes (a program
+ * granted such a name may also handle RPC calls under it, since scope
+ * names share one rule):
  *	feed:write	feed-create, feed-append
  *	feed:read	feed-head, feed-get, feed-follow (feed:write too)
  *	record:<key>	record-set and record-get of the node's record <key>

@@ -3,6 +3,7 @@
  * schema-checked BSON encoding and decoding.
  */
 #include <bt/msg.h>
+#include <bt/scope.h>
 #include <bt/record.h>
 
 /* libbson's own headers trip -Wcast-qual (and clang's -Wnewline-eof). */
@@ -382,6 +383,8 @@ btcore_msg_set_str(struct btcore_msg *m, enum btcore_msg_field f,
 		return BT_EINVAL;
 	if ((int64_t)len < fs->min || (uint64_t)len > (uint64_t)fs->max)
 		return BT_ERANGE;
+	if (f == BTCORE_MSG_F_SCOPE && !btcore_scope_valid(str, len))
+		return BT_EINVAL;
 	if ((copy = malloc(len + 1)) == NULL)
 		return BT_ENOMEM;
 	if (len)
@@ -939,6 +942,10 @@ parse_field(struct btcore_msg *m, const struct btcore_msg_field_spec *fs,
 		s->len = len;
 		if ((int64_t)len < fs->min || (int64_t)len > fs->max ||
 		    !bson_utf8_validate((const char *)s->p, len, false))
+			return 0;
+		/* a scope follows the one rule of bt/scope.h */
+		if (fs->field == BTCORE_MSG_F_SCOPE &&
+		    !btcore_scope_valid((const char *)s->p, len))
 			return 0;
 		break;
 	case BTCORE_MSG_T_NODES:

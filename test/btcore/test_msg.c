@@ -74,6 +74,15 @@ fill(struct btcore_msg *m, enum btcore_msg_presence alt, size_t items)
 			    BT_OK);
 			break;
 		case BTCORE_MSG_T_STR:
+			if (fs->field == BTCORE_MSG_F_SCOPE) {
+				/* scopes follow bt/scope.h's rule */
+				ck_assert_int_eq(btcore_msg_set_str(m,
+				    fs->field, "no such key \xc3\xa9", 14),
+				    BT_EINVAL);
+				ck_assert_int_eq(btcore_msg_set_str(m,
+				    fs->field, "app/sub:v1", 10), BT_OK);
+				break;
+			}
 			ck_assert_int_eq(btcore_msg_set_str(m, fs->field,
 			    "no such key \xc3\xa9", 14), BT_OK);
 			break;

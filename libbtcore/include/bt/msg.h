@@ -87,11 +87,12 @@
  *   hello, request: ip addr opt; port int32 1..65535 opt   the address
  *                   the sender listens on; sent first on every
  *                   connection it dials, never answered
- *   rpc, request:   scope str(1..64) req    the service addressed
+ *   rpc, request:   scope str(1..64) req    the service addressed (a scope
+ *                   name by the rule of bt/scope.h)
  *                   args doc req            the call's arguments
  *   rpc, reply:     result doc req          the handler's answer (a
  *                   failure is an "error" reply)
- *   direct, request: scope str(1..64) req; value bin(0..1 MiB) req
+ *   direct, request: scope str(1..64), a scope name, req; value bin(0..1 MiB) req
  *                   one message of a direct connection, never answered
  *   direct-open, request: (none)            ask for a direct connection
  *   direct-open, reply:   (none)            accepted
@@ -156,6 +157,7 @@
 #define BT_MSG_H
 
 #include <bt/common.h>
+#include <bt/scope.h>
 #include <bt/id.h>
 
 #ifdef __cplusplus
@@ -167,11 +169,11 @@ extern "C" {
 /** Longest text of an error reply in bytes. */
 #define BTCORE_MSG_TEXT_MAX	1024
 /** Longest scope of an rpc or direct message in bytes. */
-#define BTCORE_MSG_SCOPE_MAX	64
+#define BTCORE_MSG_SCOPE_MAX	BTCORE_SCOPE_MAX
 /** Longest peer file in a friend-hello or where-is message. */
-#define BTCORE_MSG_PEERFILE_MAX	4096
+#define BTCORE_MSG_PEERFILE_MAX	1024
 /** Longest chunk of a relay-data message. */
-#define BTCORE_MSG_RELAY_CHUNK_MAX	65536
+#define BTCORE_MSG_RELAY_CHUNK_MAX	16384
 /** Longest statement or challenge in an admit or admit-challenge message. */
 #define BTCORE_MSG_ADMIT_MAX	16384
 /** Length of the answer in an admit-challenge reply. */

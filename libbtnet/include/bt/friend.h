@@ -58,6 +58,7 @@
 #include <bt/common.h>
 #include <bt/id.h>
 #include <bt/key.h>
+#include <bt/msg.h>
 #include <bt/net.h>
 
 #ifdef __cplusplus
@@ -65,7 +66,7 @@ extern "C" {
 #endif
 
 /** Largest peer file. */
-#define BTNET_PEERFILE_MAX	1024
+#define BTNET_PEERFILE_MAX	BTCORE_MSG_PEERFILE_MAX
 /** Most relays a peer file names. */
 #define BTNET_PEERFILE_VIA_MAX	4
 /** Most friends of one node. */

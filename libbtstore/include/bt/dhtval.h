@@ -18,8 +18,8 @@
 extern "C" {
 #endif
 
-/** Largest DHT value in bytes. */
-#define BTSTORE_DHT_VALUE_MAX	65536
+/** Largest DHT value in bytes: one block, as everywhere in the suite. */
+#define BTSTORE_DHT_VALUE_MAX	BTSTORE_BLOCK_MAX
 
 /**
  * Store a value for @p origin until @p expires, to be republished at

@@ -380,7 +380,10 @@ BT_EXPORT BT_WUR int btstore_gc(struct btstore *st, size_t max_scan,
 #define BTSTORE_EV_DEL		2	/* deleted, collected, expired */
 #define BTSTORE_EV_OVERFLOW	3	/* events were dropped (see below) */
 
-/** Pending events held before the oldest are dropped. */
+/**
+ * Pending events held; past this, new events are dropped and each watch
+ * affected gets one BTSTORE_EV_OVERFLOW instead.
+ */
 #define BTSTORE_NOTIFY_QUEUE_MAX	65536
 
 /**
