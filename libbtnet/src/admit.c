@@ -2,7 +2,8 @@
  * admit.c - admission of peers (bt/net.h "Admission"): the "admit"
  * exchange of statements at the start of each connection, the optional
  * "admit-challenge" round, holding what a peer sends until it is
- * admitted, refusals each way, and a cache of admitted peer ids.
+ * admitted, refusals each way, a cache of admitted peer ids and a short
+ * one of refused peer ids.
  *
  * A connection under admission has nc->adm set and is not established:
  * net.c hands every message it receives to btnet_admit_input_(), and
@@ -49,11 +50,22 @@ struct admit_cached {
 	uint64_t until;
 };
 
+/* A refusal by the policy, repeated without judging until @p until. */
+struct admit_refused {
+	struct bt_id id;
+	uint64_t until;
+	uint64_t seq;			/* the oldest makes room */
+	int reason;
+};
+
 struct net_admit_ctx {
 	uint8_t *stmt;
 	size_t stmt_len;
 	struct admit_cached cache[ADMIT_CACHE_MAX];
 	size_t ncache;
+	struct admit_refused refused[BTNET_ADMIT_REFUSED_MAX];
+	size_t nrefused;
+	uint64_t refused_seq;
 };
 
 /* ---- the cache ------------------------------------------------------- */
@@ -97,6 +109,60 @@ remember(struct btnet *net, const struct bt_id *id)
 set:
 	ctx->cache[slot].id = *id;
 	ctx->cache[slot].until = now + net->cfg.admission.cache_ms;
+}
+
+/* ---- the refusals ----------------------------------------------------- */
+
+static struct admit_refused *
+refused_find(struct net_admit_ctx *ctx, const struct bt_id *id)
+{
+	size_t i;
+
+	for (i = 0; i < ctx->nrefused; i++)
+		if (memcmp(ctx->refused[i].id.b, id->b, BT_ID_LEN) == 0)
+			return &ctx->refused[i];
+	return NULL;
+}
+
+int
+btnet_admit_refused_get_(struct btnet *net, const struct bt_id *id,
+    int *reason)
+{
+	struct admit_refused *r = refused_find(net->admit, id);
+
+	if (r == NULL || r->until <= btnet_now_ms_(net))
+		return 0;
+	*reason = r->reason;
+	return 1;
+}
+
+void
+btnet_admit_refused_put_(struct btnet *net, const struct bt_id *id,
+    int reason)
+{
+	struct net_admit_ctx *ctx = net->admit;
+	uint64_t now = btnet_now_ms_(net);
+	struct admit_refused *r;
+	size_t i;
+
+	if (net->cfg.admission.refused_ms == 0)
+		return;
+	if ((r = refused_find(ctx, id)) == NULL) {
+		if (ctx->nrefused < BTNET_ADMIT_REFUSED_MAX) {
+			r = &ctx->refused[ctx->nrefused++];
+		} else {
+			/* an expired entry, else the oldest */
+			r = &ctx->refused[0];
+			for (i = 1; i < ctx->nrefused && r->until > now; i++)
+				if (ctx->refused[i].until <= now ||
+				    ctx->refused[i].seq < r->seq)
+					r = &ctx->refused[i];
+		}
+	}
+	r->id = *id;
+	r->until = now + net->cfg.admission.refused_ms;
+	r->seq = ++ctx->refused_seq;
+	r->reason = reason;
 }
 
 /* ---- sending ---------------------------------------------------------- */
@@ -174,14 +240,17 @@ held_free(struct net_admit *adm)
 	adm->nheld = adm->heldbytes = 0;
 }
 
-/* Refuse the peer of @p nc for @p reason: tell it, report, drop. */
+/* Refuse the peer of @p nc for @p reason: tell it, report, drop; with
+ * @p keep (a decision of the policy), remember the refusal. */
 static void
-refuse(struct btnet *net, struct net_conn *nc, int reason)
+refuse(struct btnet *net, struct net_conn *nc, int reason, int keep)
 {
 	struct bt_id id = nc->adm->id;
 
 	if (reason >= 0)
 		reason = BTNET_EADMISSION;
+	if (keep)
+		btnet_admit_refused_put_(net, &id, reason);
 	/* the answer to its request, else to ours: it knows either id */
 	if (send_error(net, nc, nc->adm_has_peer ? nc->adm_peer_tid :
 	    nc->adm_own_tid, reason, "admission refused") != BT_OK)
@@ -246,8 +315,13 @@ judge(struct btnet *net, struct net_conn *nc, const uint8_t *stmt,
 	size_t clen = 0;
 	int reason = BTNET_EADMISSION, rc;
 
+	/* refused a moment ago: again, without judging */
+	if (btnet_admit_refused_get_(net, &adm->id, &reason)) {
+		refuse(net, nc, reason, 0);
+		return;
+	}
 	if (a->admit(a->arg, &adm->id, &adm->key, stmt, len, &reason) != 1) {
-		refuse(net, nc, reason);
+		refuse(net, nc, reason, 1);
 		return;
 	}
 	if (a->challenge == NULL) {
@@ -255,17 +329,17 @@ judge(struct btnet *net, struct net_conn *nc, const uint8_t *stmt,
 		return;
 	}
 	if ((chal = malloc(BTCORE_MSG_ADMIT_MAX)) == NULL) {
-		refuse(net, nc, BT_ENOMEM);
+		refuse(net, nc, BT_ENOMEM, 0);
 		return;
 	}
 	reason = BTNET_EADMISSION;
 	if (a->challenge(a->arg, &adm->id, stmt, len, chal,
 	    BTCORE_MSG_ADMIT_MAX, &clen, adm->secret, &reason) != 1) {
-		refuse(net, nc, reason);
+		refuse(net, nc, reason, 1);
 		goto out;
 	}
 	if (clen == 0 || clen > BTCORE_MSG_ADMIT_MAX) {
-		refuse(net, nc, BT_ERANGE);
+		refuse(net, nc, BT_ERANGE, 0);
 		goto out;
 	}
 	adm->chal_reason = reason < 0 ? reason : BTNET_EADMISSION;
@@ -275,7 +349,7 @@ judge(struct btnet *net, struct net_conn *nc, const uint8_t *stmt,
 	rc = send_value(net, nc, BTCORE_MSG_ADMIT_CHALLENGE_REQ, adm->chal_tid,
 	    chal, clen);
 	if (rc != BT_OK)
-		refuse(net, nc, rc);
+		refuse(net, nc, rc, 0);
 out:
 	free(chal);
 }
@@ -477,13 +551,13 @@ btnet_admit_input_(struct btnet *net, struct net_conn *nc,
 		    CRYPTO_memcmp(v, adm->secret, vlen) == 0)
 			admitted(net, nc);
 		else
-			refuse(net, nc, adm->chal_reason);
+			refuse(net, nc, adm->chal_reason, 1);
 		break;
 	case BTCORE_MSG_ERROR:
 		if (is_refusal(nc, m))
 			refused_by(net, nc, &adm->id, m);
 		else if (adm->stage == STAGE_ANSWER && tid == adm->chal_tid)
-			refuse(net, nc, adm->chal_reason);
+			refuse(net, nc, adm->chal_reason, 1);
 		else
 			goto keep;
 		break;
@@ -494,7 +568,7 @@ btnet_admit_input_(struct btnet *net, struct net_conn *nc,
 keep:
 	/* everything else waits for the peer's admission */
 	if (!hold(adm, msg, len))
-		refuse(net, nc, BT_EAGAIN);
+		refuse(net, nc, BT_EAGAIN, 0);
 out:
 	btcore_msg_free(m);
 }
@@ -504,7 +578,7 @@ btnet_admit_tick_(struct btnet *net, struct net_conn *nc, uint64_t now)
 {
 	if (nc->adm != NULL &&
 	    now - nc->adm->since >= net->cfg.handshake_timeout_ms)
-		refuse(net, nc, BT_ETIMEDOUT);
+		refuse(net, nc, BT_ETIMEDOUT, 0);
 }
 
 void

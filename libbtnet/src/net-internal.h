@@ -255,6 +255,12 @@ int btnet_admit_refusal_(struct btnet *net, struct net_conn *nc,
 void btnet_admit_tick_(struct btnet *net, struct net_conn *nc, uint64_t now);
 /* Release the exchange state of @p nc. */
 void btnet_admit_conn_free_(struct net_conn *nc);
+/* The refusals remembered (admission.refused_ms): 1 and the reason in
+ * @p *reason while @p id is refused, else 0; remember one. */
+int btnet_admit_refused_get_(struct btnet *net, const struct bt_id *id,
+    int *reason);
+void btnet_admit_refused_put_(struct btnet *net, const struct bt_id *id,
+    int reason);
 
 /* ---- rpc.c ---------------------------------------------------------- */
 int btnet_rpc_init_(struct btnet *net);

@@ -1058,6 +1058,7 @@ btnet_config_init(struct btnet_config *cfg)
 	cfg->cache_ms = 600000;
 	cfg->max_requests = 1024;
 	cfg->admission.cache_ms = 600000;
+	cfg->admission.refused_ms = 30000;
 }
 
 static int
@@ -1076,7 +1077,8 @@ config_check(const struct btnet_config *c)
 	if ((c->admission.stmt == NULL && c->admission.stmt_len > 0) ||
 	    (c->admission.challenge != NULL && c->admission.admit == NULL))
 		return BT_EINVAL;
-	if (c->admission.stmt_len > BTCORE_MSG_ADMIT_MAX)
+	if (c->admission.stmt_len > BTCORE_MSG_ADMIT_MAX ||
+	    c->admission.refused_ms > BTNET_ADMIT_REFUSED_MS_MAX)
 		return BT_ERANGE;
 	return BT_OK;
 }

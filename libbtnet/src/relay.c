@@ -28,6 +28,7 @@
 #define RL_LOCAL_MAX	64		/* our circuit ends at once */
 #define RL_REREGISTER_MS	20000
 #define RL_TICK_MS	1000
+#define RL_DRAIN_MS	5000		/* to deliver a closed circuit's rest */
 
 /* At the relay: one circuit between a and b. */
 struct rl_circ {
@@ -66,6 +67,7 @@ struct rl_local {
 	struct bufferevent *bev;
 	struct bt_id target;		/* a caller's end: the route's */
 	int caller;
+	int draining;			/* the circuit ended: delivering */
 };
 
 struct net_relay {
@@ -323,7 +325,7 @@ local_free(struct btnet *net, struct rl_local *lc, int tell)
 		}
 	rl->nlocals--;
 	btnet_request_cancel_(net, lc);
-	if (tell && lc->cid != 0 && !net->closing)
+	if (tell && lc->cid != 0 && !lc->draining && !net->closing)
 		(void)send_cid(net, &lc->relay, BTCORE_MSG_RELAY_CLOSE, lc->cid,
 		    NULL, 0);
 	if (lc->bev != NULL)
@@ -337,9 +339,55 @@ local_find(struct net_relay *rl, const struct bt_id *relay, int64_t cid)
 	struct rl_local *lc;
 
 	for (lc = rl->locals; lc != NULL; lc = lc->next)
-		if (lc->cid == cid && id_eq(&lc->relay, relay))
+		if (!lc->draining && lc->cid == cid && id_eq(&lc->relay, relay))
 			return lc;
 	return NULL;
+}
+
+static void
+drain_write(struct bufferevent *bev, void *arg)
+{
+	struct rl_local *lc = arg;
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		local_free(lc->net, lc, 0);
+}
+
+static void
+drain_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct rl_local *lc = arg;
+
+	(void)bev;
+	(void)what;
+	local_free(lc->net, lc, 0);
+}
+
+/*
+ * The circuit of @p lc ended at the far side: what arrived before the
+ * "relay-close" (often the last message of that end, such as an
+ * admission refusal) is still queued for our socket, so deliver it
+ * within RL_DRAIN_MS, then close the socket.
+ */
+static void
+local_end(struct btnet *net, struct rl_local *lc)
+{
+	struct timeval tv = { RL_DRAIN_MS / 1000, (RL_DRAIN_MS % 1000) *
+	    1000 };
+
+	if (net->closing || evbuffer_get_length(bufferevent_get_output(
+	    lc->bev)) == 0) {
+		local_free(net, lc, 0);
+		return;
+	}
+	btnet_request_cancel_(net, lc);
+	lc->draining = 1;
+	bufferevent_setcb(lc->bev, NULL, drain_write, drain_event, lc);
+	bufferevent_setwatermark(lc->bev, EV_WRITE, 0, 0);
+	if (bufferevent_disable(lc->bev, EV_READ) != 0 ||
+	    bufferevent_set_timeouts(lc->bev, NULL, &tv) != 0 ||
+	    bufferevent_enable(lc->bev, EV_WRITE) != 0)
+		local_free(net, lc, 0);
 }
 
 static void
@@ -453,7 +501,7 @@ on_close(struct btnet *net, void *arg, struct net_conn *nc,
 	if (btcore_msg_get_int64(m, BTCORE_MSG_F_CIRCUIT, &cid) != BT_OK)
 		return BT_EFORMAT;
 	if ((lc = local_find(rl, &from, cid)) != NULL) {
-		local_free(net, lc, 0);
+		local_end(net, lc);
 		return BT_OK;
 	}
 	if ((cp = circ_find(rl, cid, &from)) != NULL)

@@ -32,6 +32,7 @@
 #include <bt/msg.h>
 #include <bt/net.h>
 #include <bt/noise.h>
+#include <bt/relay.h>
 
 #include "net-internal.h"
 
@@ -229,15 +230,17 @@ struct setup {
 	int challenge;			/* has challenge() */
 	btnet_admit_answer_fn answer;
 	uint32_t handshake_ms;
+	uint32_t refused_ms;		/* 0: the default */
 };
 
+/* Start @p n nodes that know nothing of each other. */
 static void
-start(const struct setup *s, int n)
+start_alone(const struct setup *s, int n)
 {
 	struct btnet_config cfg;
 	uint8_t seed[32];
 	char listen[32];
-	int i, j;
+	int i;
 
 	signal(SIGPIPE, SIG_IGN);
 	base = event_base_new();
@@ -257,6 +260,9 @@ start(const struct setup *s, int n)
 			t->stmt[10] ^= 1;	/* another key */
 		btnet_config_init(&cfg);
 		ck_assert_uint_eq(cfg.admission.cache_ms, 600000);
+		ck_assert_uint_eq(cfg.admission.refused_ms, 30000);
+		if (s[i].refused_ms != 0)
+			cfg.admission.refused_ms = s[i].refused_ms;
 		ck_assert(cfg.admission.admit == NULL);
 		cfg.prefix_per_bucket = BT_K;
 		cfg.prefix_per_table = 1000;
@@ -288,18 +294,29 @@ start(const struct setup *s, int n)
 		    BT_OK);
 		ck_assert_int_eq(btnet_online(t->net, NULL, 0), BT_OK);
 	}
-	/* every node knows where every other listens */
-	for (i = 0; i < n; i++)
-		for (j = 0; j < n; j++) {
-			struct btnet_dht_addr a;
+}
 
-			if (i == j)
-				continue;
-			ck_assert_int_eq(btnet_addr_parse_(nodes[j].addr, &a),
-			    BT_OK);
-			btnet_cache_put_(nodes[i].net, &nodes[j].id, &a,
-			    &nodes[j].pub);
-		}
+/* Tell node @p i where node @p j listens. */
+static void
+introduce(int i, int j)
+{
+	struct btnet_dht_addr a;
+
+	ck_assert_int_eq(btnet_addr_parse_(nodes[j].addr, &a), BT_OK);
+	btnet_cache_put_(nodes[i].net, &nodes[j].id, &a, &nodes[j].pub);
+}
+
+/* Start @p n nodes that all know where the others listen. */
+static void
+start(const struct setup *s, int n)
+{
+	int i, j;
+
+	start_alone(s, n);
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++)
+			if (i != j)
+				introduce(i, j);
 }
 
 static void
@@ -398,6 +415,15 @@ START_TEST(config_checked)
 	ck_assert_int_eq(btnet_open(&net, base, &signer, NULL, &cfg),
 	    BT_EINVAL);
 	cfg.admission.admit = cb_admit;
+	cfg.admission.refused_ms = BTNET_ADMIT_REFUSED_MS_MAX + 1;
+	ck_assert_int_eq(btnet_open(&net, base, &signer, NULL, &cfg),
+	    BT_ERANGE);
+	ck_assert_ptr_null(net);
+	cfg.admission.refused_ms = BTNET_ADMIT_REFUSED_MS_MAX;
+	ck_assert_int_eq(btnet_open(&net, base, &signer, NULL, &cfg), BT_OK);
+	btnet_close(net);
+	net = NULL;
+	cfg.admission.refused_ms = 0;
 	ck_assert_int_eq(btnet_open(&net, base, &signer, NULL, &cfg), BT_OK);
 	btnet_close(net);
 	btcore_key_free(key);
@@ -417,10 +443,10 @@ END_TEST
 START_TEST(attested_admits_and_refuses)
 {
 	static const struct setup s[] = {
-		{ STMT_GOOD, 1, 0, NULL, 0 },
-		{ STMT_GOOD, 0, 0, NULL, 0 },
-		{ STMT_NONE, 0, 0, NULL, 0 },
-		{ STMT_BAD, 0, 0, NULL, 0 },
+		{ STMT_GOOD, 1, 0, NULL, 0, 0 },
+		{ STMT_GOOD, 0, 0, NULL, 0, 0 },
+		{ STMT_NONE, 0, 0, NULL, 0, 0 },
+		{ STMT_BAD, 0, 0, NULL, 0, 0 },
 	};
 
 	start(s, 4);
@@ -478,9 +504,9 @@ END_TEST
 START_TEST(mutual_admission)
 {
 	static const struct setup s[] = {
-		{ STMT_GOOD, 1, 0, NULL, 0 },
-		{ STMT_GOOD, 1, 0, NULL, 0 },
-		{ STMT_NONE, 1, 0, NULL, 0 },
+		{ STMT_GOOD, 1, 0, NULL, 0, 0 },
+		{ STMT_GOOD, 1, 0, NULL, 0, 0 },
+		{ STMT_NONE, 1, 0, NULL, 0, 0 },
 	};
 
 	start(s, 3);
@@ -509,10 +535,10 @@ END_TEST
 START_TEST(activation_round)
 {
 	static const struct setup s[] = {
-		{ STMT_GOOD, 1, 1, cb_answer, 0 },
-		{ STMT_GOOD, 0, 0, cb_answer, 0 },
-		{ STMT_GOOD, 0, 0, NULL, 0 },
-		{ STMT_GOOD, 0, 0, cb_answer_wrong, 0 },
+		{ STMT_GOOD, 1, 1, cb_answer, 0, 0 },
+		{ STMT_GOOD, 0, 0, cb_answer, 0, 0 },
+		{ STMT_GOOD, 0, 0, NULL, 0, 0 },
+		{ STMT_GOOD, 0, 0, cb_answer_wrong, 0, 0 },
 	};
 
 	start(s, 4);
@@ -609,8 +635,8 @@ raw_free(struct raw *r)
 START_TEST(silent_and_flooding_peers)
 {
 	static const struct setup s[] = {
-		{ STMT_GOOD, 1, 0, NULL, 1000 },
-		{ STMT_NONE, 0, 0, NULL, 0 },
+		{ STMT_GOOD, 1, 0, NULL, 1000, 0 },
+		{ STMT_NONE, 0, 0, NULL, 0, 0 },
 	};
 	struct raw r;
 	uint64_t t0;
@@ -641,6 +667,288 @@ START_TEST(silent_and_flooding_peers)
 }
 END_TEST
 
+/*
+ * A refused peer that redials is refused again from the memory of its
+ * refusal, without a new judgement, until refused_ms has passed; a
+ * peer admitted meanwhile is not affected.
+ */
+START_TEST(refusals_remembered)
+{
+	static const struct setup s[] = {
+		{ STMT_GOOD, 1, 1, cb_answer, 0, 600 },
+		{ STMT_NONE, 0, 0, cb_answer, 0, 0 },
+		{ STMT_GOOD, 0, 0, cb_answer, 0, 0 },
+		{ STMT_GOOD, 0, 0, cb_answer_wrong, 0, 0 },
+	};
+	uint64_t t0;
+	int i;
+
+	start(s, 4);
+	t0 = mono_ms();
+	ck_assert_int_eq(echo(1, 0, 1), BTNET_EADMISSION);
+	ck_assert_int_eq(nodes[0].admit_calls, 1);
+	for (i = 2; i <= 4; i++) {
+		/* each redial: a fresh connection, refused at once */
+		ck_assert_int_eq(echo(1, 0, i), BTNET_EADMISSION);
+		ck_assert_int_eq(nodes[0].refused, i);
+		ck_assert_int_eq(nodes[0].last_reason, R_NONE);
+		wait_eq(&nodes[1].refused_by, i, 2000);
+		ck_assert_int_eq(nodes[1].last_by_reason, R_NONE);
+	}
+	/* dialling it: refused from memory as well */
+	ck_assert_int_eq(echo(0, 1, 5), BTNET_EADMISSION);
+	ck_assert_int_eq(nodes[0].refused, 5);
+	ck_assert_int_eq(nodes[0].admit_calls, 1);
+	ck_assert_uint_lt(mono_ms() - t0, 600);
+	ck_assert_int_eq(nodes[0].calls_in + nodes[1].calls_in, 0);
+
+	/* a wrong challenge answer is remembered too */
+	ck_assert_int_eq(echo(3, 0, 6), BTNET_EADMISSION);
+	ck_assert_int_eq(echo(3, 0, 7), BTNET_EADMISSION);
+	ck_assert_int_eq(nodes[0].challenges, 1);
+	ck_assert_int_eq(nodes[3].answers, 1);
+	ck_assert_int_eq(nodes[0].last_reason, R_ACT);
+	ck_assert_int_eq(nodes[0].admit_calls, 2);
+
+	/* others are judged as usual */
+	ck_assert_int_eq(echo(2, 0, 8), BT_OK);
+	ck_assert_int_eq(nodes[0].admit_calls, 3);
+	ck_assert_int_eq(nodes[0].admitted, 1);
+
+	/* once refused_ms has passed, a redial is judged again */
+	while (mono_ms() - t0 < 700)
+		run_for(20);
+	ck_assert_int_eq(echo(1, 0, 9), BTNET_EADMISSION);
+	ck_assert_int_eq(nodes[0].admit_calls, 4);
+	ck_assert_int_eq(nodes[0].last_reason, R_NONE);
+	stop();
+}
+END_TEST
+
+/* The memory of refusals is bounded (the oldest make room), consulted
+ * before admit(); refused_ms 0 remembers nothing. */
+START_TEST(refusals_bounded)
+{
+	static const struct setup s[] = {
+		{ STMT_GOOD, 1, 0, NULL, 0, 0 },
+		{ STMT_GOOD, 0, 0, NULL, 0, 0 },
+	};
+	struct bt_id id;
+	int i, reason;
+
+	start(s, 2);
+	memset(&id, 0, sizeof(id));
+	for (i = 0; i < BTNET_ADMIT_REFUSED_MAX + 10; i++) {
+		id.b[0] = (uint8_t)i;
+		btnet_admit_refused_put_(nodes[0].net, &id, -100 - i);
+	}
+	/* again for the last one: no second entry */
+	btnet_admit_refused_put_(nodes[0].net, &id, -100 - i + 1);
+	for (i = 0; i < BTNET_ADMIT_REFUSED_MAX + 10; i++) {
+		id.b[0] = (uint8_t)i;
+		reason = 0;
+		if (i < 10) {
+			ck_assert_int_eq(btnet_admit_refused_get_(nodes[0].net,
+			    &id, &reason), 0);
+			continue;
+		}
+		ck_assert_int_eq(btnet_admit_refused_get_(nodes[0].net, &id,
+		    &reason), 1);
+		ck_assert_int_eq(reason, -100 - i);
+	}
+	/* a refusal in memory: node 1 is refused without a judgement */
+	btnet_admit_refused_put_(nodes[0].net, &nodes[1].id, R_BAD);
+	ck_assert_int_eq(echo(1, 0, 1), BTNET_EADMISSION);
+	ck_assert_int_eq(nodes[0].admit_calls, 0);
+	ck_assert_int_eq(nodes[0].last_reason, R_BAD);
+	stop();
+
+	/* refused_ms 0 */
+	start(s, 2);
+	nodes[0].net->cfg.admission.refused_ms = 0;
+	btnet_admit_refused_put_(nodes[0].net, &nodes[1].id, R_BAD);
+	ck_assert_int_eq(btnet_admit_refused_get_(nodes[0].net, &nodes[1].id,
+	    &reason), 0);
+	ck_assert_int_eq(echo(1, 0, 2), BT_OK);
+	ck_assert_int_eq(nodes[0].admit_calls, 1);
+	stop();
+}
+END_TEST
+
+/* ---- through a relay --------------------------------------------------- */
+
+#define RL	0		/* the relay */
+#define TB	1		/* the target, registered at RL */
+#define CA	2		/* a caller with a valid statement */
+#define CC	3		/* a caller without one */
+
+static size_t relayed;
+
+static void
+count_relayed(void *arg, const uint8_t *data, size_t len)
+{
+	(void)arg;
+	(void)data;
+	relayed += len;
+}
+
+static void
+on_registered(void *arg, int status, const struct bt_id *relay)
+{
+	int *st = arg;
+
+	ck_assert_mem_eq(relay->b, nodes[RL].id.b, BT_ID_LEN);
+	*st = status;
+}
+
+/* Node @p i registers at RL: the outcome. */
+static int
+register_at_relay(int i)
+{
+	uint64_t end = mono_ms() + 8000;
+	int st = 1;
+
+	ck_assert_int_eq(btnet_relay_register(nodes[i].net, &nodes[RL].id,
+	    on_registered, &st), BT_OK);
+	while (st == 1 && mono_ms() < end)
+		run_for(10);
+	ck_assert_int_ne(st, 1);
+	return st;
+}
+
+/*
+ * RL relays, TB registers with it; CA and CC know only RL and route to
+ * TB through it.  Both ends: every node knows where RL listens, no one
+ * where TB does.
+ */
+static void
+start_relayed(const struct setup *s)
+{
+	struct btnet_relay_limits lim;
+
+	start_alone(s, 4);
+	relayed = 0;
+	introduce(TB, RL);
+	introduce(CA, RL);
+	introduce(CC, RL);
+	btnet_relay_limits_init(&lim);
+	ck_assert_int_eq(btnet_relay_serve(nodes[RL].net, &lim), BT_OK);
+	btnet_relay_tap_(nodes[RL].net, count_relayed, NULL);
+	ck_assert_int_eq(btnet_relay_route(nodes[CA].net, &nodes[TB].id,
+	    &nodes[RL].id), BT_OK);
+	ck_assert_int_eq(btnet_relay_route(nodes[CC].net, &nodes[TB].id,
+	    &nodes[RL].id), BT_OK);
+}
+
+/*
+ * A target requiring admission, reached through an open relay: the
+ * relayed connection is judged like a direct one - a caller without a
+ * statement is refused with BTNET_EADMISSION on both sides, one with a
+ * valid statement is admitted and its call runs.
+ */
+START_TEST(relayed_peers_are_judged)
+{
+	static const struct setup s[] = {
+		{ STMT_GOOD, 0, 0, NULL, 0, 0 },	/* RL */
+		{ STMT_GOOD, 1, 0, NULL, 0, 0 },	/* TB */
+		{ STMT_GOOD, 0, 0, NULL, 0, 0 },	/* CA */
+		{ STMT_NONE, 0, 0, NULL, 0, 0 },	/* CC */
+	};
+	size_t before;
+
+	start_relayed(s);
+	/* TB's connection to RL is under TB's admission as well */
+	ck_assert_int_eq(register_at_relay(TB), BT_OK);
+	ck_assert_int_eq(nodes[TB].admit_calls, 1);
+	ck_assert_int_eq(nodes[TB].admitted, 1);
+	ck_assert_mem_eq(nodes[TB].last_peer.b, nodes[RL].id.b, BT_ID_LEN);
+
+	ck_assert_int_eq(echo(CC, TB, 1), BTNET_EADMISSION);
+	ck_assert_uint_gt(relayed, 0);
+	ck_assert_int_eq(nodes[TB].refused, 1);
+	ck_assert_int_eq(nodes[TB].last_reason, R_NONE);
+	ck_assert_mem_eq(nodes[TB].last_peer.b, nodes[CC].id.b, BT_ID_LEN);
+	wait_eq(&nodes[CC].refused_by, 1, 2000);
+	ck_assert_int_eq(nodes[CC].last_by_reason, R_NONE);
+	ck_assert_int_eq(nodes[TB].calls_in, 0);
+	ck_assert(!knows(TB, CC));
+	ck_assert(!knows(CC, TB));
+
+	before = relayed;
+	ck_assert_int_eq(echo(CA, TB, 2), BT_OK);
+	ck_assert_uint_gt(relayed, before);
+	ck_assert_int_eq(nodes[TB].admitted, 2);
+	ck_assert_mem_eq(nodes[TB].last_peer.b, nodes[CA].id.b, BT_ID_LEN);
+	ck_assert_int_eq(nodes[TB].calls_in, 1);
+	ck_assert(knows(TB, CA));
+	/* TB answers over the relayed connection, judged once */
+	ck_assert_int_eq(echo(TB, CA, 3), BT_OK);
+	ck_assert_int_eq(nodes[CA].calls_in, 1);
+	ck_assert_int_eq(nodes[TB].admit_calls, 3);
+	ck_assert_int_eq(nodes[TB].admitted, 2);
+	ck_assert_int_eq(nodes[TB].refused, 1);
+	/* CC redials through the relay: refused again, not judged again */
+	ck_assert_int_eq(echo(CC, TB, 4), BTNET_EADMISSION);
+	ck_assert_int_eq(nodes[TB].refused, 2);
+	ck_assert_int_eq(nodes[TB].last_reason, R_NONE);
+	wait_eq(&nodes[CC].refused_by, 2, 2000);
+	ck_assert_int_eq(nodes[CC].last_by_reason, R_NONE);
+	ck_assert_int_eq(nodes[TB].admit_calls, 3);
+	ck_assert_int_eq(nodes[TB].calls_in, 1);
+	stop();
+}
+END_TEST
+
+/*
+ * A relay requiring admission admits the target and the caller on their
+ * own connections to it, and refuses a caller without a statement, who
+ * then cannot reach the target through it at all.
+ */
+START_TEST(relay_admits_both_ends)
+{
+	static const struct setup s[] = {
+		{ STMT_GOOD, 1, 0, NULL, 0, 0 },	/* RL */
+		{ STMT_GOOD, 1, 0, NULL, 0, 0 },	/* TB */
+		{ STMT_GOOD, 0, 0, NULL, 0, 0 },	/* CA */
+		{ STMT_NONE, 0, 0, NULL, 0, 0 },	/* CC */
+	};
+
+	start_relayed(s);
+	ck_assert_int_eq(register_at_relay(TB), BT_OK);
+	ck_assert_int_eq(nodes[RL].admitted, 1);
+	ck_assert_mem_eq(nodes[RL].last_peer.b, nodes[TB].id.b, BT_ID_LEN);
+	/* TB requires admission too: it admitted RL */
+	ck_assert_int_eq(nodes[TB].admitted, 1);
+	ck_assert_mem_eq(nodes[TB].last_peer.b, nodes[RL].id.b, BT_ID_LEN);
+
+	ck_assert_int_eq(echo(CA, TB, 1), BT_OK);
+	ck_assert_int_eq(nodes[RL].admitted, 2);
+	ck_assert_mem_eq(nodes[RL].last_peer.b, nodes[CA].id.b, BT_ID_LEN);
+	ck_assert_int_eq(nodes[TB].admitted, 2);
+	ck_assert_mem_eq(nodes[TB].last_peer.b, nodes[CA].id.b, BT_ID_LEN);
+	ck_assert_int_eq(nodes[TB].calls_in, 1);
+	ck_assert(knows(RL, CA) && knows(RL, TB) && knows(TB, CA));
+
+	/* CC is refused by the relay: no circuit, so TB is unreachable for
+	   it (the refusal itself is CC's BTNET_ADMIT_REFUSED_BY event) */
+	ck_assert_int_eq(echo(CC, TB, 2), BTNET_EUNREACHABLE);
+	ck_assert_int_eq(nodes[RL].refused, 1);
+	ck_assert_int_eq(nodes[RL].last_reason, R_NONE);
+	ck_assert_mem_eq(nodes[RL].last_peer.b, nodes[CC].id.b, BT_ID_LEN);
+	ck_assert_int_ge(nodes[CC].refused_by, 1);
+	ck_assert_int_eq(nodes[CC].last_by_reason, R_NONE);
+	/* nor may it register (refused from the relay's memory) */
+	ck_assert_int_eq(register_at_relay(CC), BTNET_EADMISSION);
+	ck_assert_int_eq(nodes[RL].refused, 2);
+	ck_assert_int_eq(nodes[RL].admit_calls, 3);
+	ck_assert_int_eq(nodes[TB].calls_in, 1);
+	ck_assert_int_eq(nodes[TB].refused, 0);
+	ck_assert_int_eq(nodes[TB].admit_calls, 2);
+	ck_assert(!knows(RL, CC));
+	stop();
+}
+END_TEST
+
 Suite *
 suite_admit(void)
 {
@@ -653,6 +961,10 @@ suite_admit(void)
 	tcase_add_test(tc, mutual_admission);
 	tcase_add_test(tc, activation_round);
 	tcase_add_test(tc, silent_and_flooding_peers);
+	tcase_add_test(tc, refusals_remembered);
+	tcase_add_test(tc, refusals_bounded);
+	tcase_add_test(tc, relayed_peers_are_judged);
+	tcase_add_test(tc, relay_admits_both_ends);
 	suite_add_tcase(s, tc);
 	return s;
 }

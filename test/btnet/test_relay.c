@@ -3,7 +3,8 @@
  * DHT: A cannot find B; B registers with R; A routes to B through R and
  * calls B, and opens a direct connection to it; R forwards only
  * ciphertext (the payload never appears in what it forwards); R relays
- * only for registered nodes; B's peer file names R.
+ * only for registered nodes; B's peer file names R; what an end sent
+ * just before closing its connection still arrives.
  */
 #include <check.h>
 #include <signal.h>
@@ -339,6 +340,54 @@ START_TEST(relayed_session)
 }
 END_TEST
 
+/*
+ * A circuit's end delivers what arrived before the circuit closed: B
+ * sends a direct message and closes the relayed connection at once; the
+ * message and the close reach A together, and A still gets the message.
+ */
+START_TEST(close_delivers_the_rest)
+{
+	struct btnet_relay_limits lim;
+	struct regres reg;
+	struct net_peer *p;
+	uint64_t end;
+	int st = 1;
+
+	start();
+	btnet_relay_limits_init(&lim);
+	ck_assert_int_eq(btnet_relay_serve(nodes[R].net, &lim), BT_OK);
+	memset(&reg, 0, sizeof(reg));
+	ck_assert_int_eq(btnet_relay_register(nodes[B].net, &nodes[R].id,
+	    on_register, &reg), BT_OK);
+	end = mono_ms() + 5000;
+	while (!reg.done && mono_ms() < end)
+		run_for(10);
+	ck_assert_int_eq(reg.status, BT_OK);
+	ck_assert_int_eq(btnet_relay_route(nodes[A].net, &nodes[B].id,
+	    &nodes[R].id), BT_OK);
+	ck_assert_int_eq(btnet_direct_connect(nodes[A].net, &nodes[B].id,
+	    on_connect, &st), BT_OK);
+	end = mono_ms() + 5000;
+	while (st == 1 && mono_ms() < end)
+		run_for(10);
+	ck_assert_int_eq(st, BT_OK);
+
+	ck_assert_int_eq(btnet_direct_send(nodes[B].net, &nodes[A].id, "note",
+	    (const uint8_t *)marker, sizeof(marker)), BT_OK);
+	p = btnet_peer_find_(nodes[B].net, &nodes[A].id);
+	ck_assert_ptr_nonnull(p);
+	btnet_conn_drop_(nodes[B].net, p->conns, BT_OK);
+	end = mono_ms() + 5000;
+	while ((nodes[A].direct_msgs == 0 ||
+	    btnet_peer_find_(nodes[A].net, &nodes[B].id) != NULL) &&
+	    mono_ms() < end)
+		run_for(10);
+	ck_assert_int_eq(nodes[A].direct_msgs, 1);
+	ck_assert_ptr_null(btnet_peer_find_(nodes[A].net, &nodes[B].id));
+	stop();
+}
+END_TEST
+
 Suite *
 suite_relay(void)
 {
@@ -347,6 +396,7 @@ suite_relay(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, relayed_session);
+	tcase_add_test(tc, close_delivers_the_rest);
 	suite_add_tcase(s, tc);
 	return s;
 }

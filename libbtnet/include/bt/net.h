@@ -101,7 +101,25 @@ struct btnet_rpc_req;
  * Admission is per peer id (authenticated by the Noise handshake): while
  * the peer has an admitted connection, and for cache_ms after it was
  * admitted, its further connections are admitted without a new exchange.
+ * A relayed connection (bt/relay.h) is an ordinary connection of both
+ * ends, admitted or refused like a direct one; a relay that requires
+ * admission admits the nodes on their own connections to it.
+ *
+ * Refusals are remembered as well, so that a peer redialling in a loop
+ * costs little: a peer refused by the policy (admit() or challenge()
+ * returned 0, or its challenge answer was wrong or missing) is refused
+ * again for refused_ms after, with the same reason, as soon as its
+ * statement arrives on a new connection - admit() is not called, event()
+ * still reports BTNET_ADMIT_REFUSED.  At most BTNET_ADMIT_REFUSED_MAX
+ * peers are remembered (the oldest refusal makes room).  Refusals for a
+ * time-out, for too much sent before admission or for a lack of memory
+ * are not remembered.
  */
+
+/** Most refused peers remembered (btnet_admission.refused_ms). */
+#define BTNET_ADMIT_REFUSED_MAX		64
+/** Longest btnet_admission.refused_ms: 10 minutes. */
+#define BTNET_ADMIT_REFUSED_MS_MAX	600000
 
 /**
  * Judge a peer's statement.  @p peer is its authenticated node id,
@@ -162,6 +180,9 @@ struct btnet_admission {
 	void *arg;			/* for the callbacks; must outlive
 					   the node */
 	uint32_t cache_ms;		/* (600000) */
+	uint32_t refused_ms;		/* remember refusals (30000), at
+					   most BTNET_ADMIT_REFUSED_MS_MAX;
+					   0: never */
 };
 
 /**
@@ -227,7 +248,8 @@ BT_EXPORT void btnet_config_init(struct btnet_config *cfg);
  * @return BT_OK; BT_EINVAL (NULL argument, a zero setting, more than
  *	   BTNET_LISTEN_MAX addresses, a challenge() without admit(), a
  *	   NULL admission statement with a nonzero length); BT_ERANGE (a
- *	   setting out of range, a statement above BTCORE_MSG_ADMIT_MAX);
+ *	   setting out of range, a statement above BTCORE_MSG_ADMIT_MAX,
+ *	   admission.refused_ms above BTNET_ADMIT_REFUSED_MS_MAX);
  *	   BT_EFORMAT (a listening address is not numeric with a port);
  *	   BT_EIO (bind or listen failed); BT_ENOMEM; BT_ECRYPTO.
  * @since 0.1
