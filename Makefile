@@ -372,6 +372,7 @@ bench:
 	@tools/deps.sh bench
 	@$(MAKE) --no-print-directory all $(LIBS:%=bench-%)
 	@bench/gateway.sh $(B)
+	@bench/transfer.sh $(B)
 
 deps:
 	@tools/deps.sh

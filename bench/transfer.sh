@@ -38,6 +38,13 @@ base=$(timeout 120 "$STREAM" stream-enc | awk '/^encrypted/ {print $2}')
 
 node_conf a 0 file
 node_conf b 1 file 0
+# room in the DHT stores for the pushed file (the default, 256 MiB, holds
+# less than a 1 GiB file: the rest would be fetched block by block, each
+# a DHT lookup under the holder's per-source rate limit)
+for n in a b; do
+	printf '[replication]\ndht_max_bytes = %dM\n' $((mib * 2 + 64)) \
+	    >>"$T/$n/btnode.conf"
+done
 node_start a
 node_start b
 # wait until b knows a (its bootstrap peer)

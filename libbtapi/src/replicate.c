@@ -25,9 +25,32 @@
 #include <bt/store.h>
 #include <bt/tree.h>
 
-#define PUSH_WINDOW	8	/* puts in flight */
-#define FETCH_WINDOW	16	/* gets in flight */
-#define FETCH_TRIES	3	/* attempts per block */
+/*
+ * Puts and gets in flight: at most the window, which halves when a
+ * request fails and grows by one with each success.  A node refuses
+ * requests over its rate limit (they time out here), so a bulk transfer
+ * slows down to what the other side takes instead of failing; a failed
+ * block is tried again at the end of the queue, after a pause that
+ * doubles with its attempts (a put only when no node answered: a
+ * refusal, all nodes full, is final).
+ */
+#define PUSH_WINDOW	8	/* puts in flight, at most */
+#define PUSH_TRIES	4	/* attempts per block */
+#define FETCH_WINDOW	16	/* gets in flight, at most */
+#define FETCH_TRIES	8	/* attempts per block */
+/*
+ * Request rates.  A node answers at most rate_per_s DHT requests a second
+ * from one source (libbtnet's default 100, burst 400) and drops the rest
+ * silently: a put (a lookup and a store, two requests to a near node)
+ * the pusher also keeps itself still "succeeds", so the other node would
+ * just miss the block, and a get times out.  Bulk transfers therefore
+ * stay under that rate.
+ */
+#define PUSH_RATE	45	/* puts a second */
+#define FETCH_RATE	90	/* gets a second */
+#define RATE_BURST	16	/* requests at once, at most */
+#define RETRY_MS	250	/* pause after a failed request, doubling */
+#define RETRY_MAX_MS	4000	/* ... up to this */
 #define DEBOUNCE_MS	300
 #define FRESH_MAX	256	/* namespaces remembered as fetched */
 
@@ -272,6 +295,12 @@ out:
 
 struct job;
 
+/* A token bucket of requests. */
+struct pace {
+	uint64_t last;		/* ms of the last refill */
+	uint32_t milli;		/* tokens x 1000 */
+};
+
 struct fresh {
 	struct bt_pubkey ns;
 	uint64_t at;			/* ms, monotonic; 0: unused */
@@ -295,7 +324,10 @@ struct btapi_replicator {
 	struct idset pushed;		/* file roots pushed whole */
 	struct idset pushed_dirs;	/* directory roots pushed whole */
 	struct worklist push;
-	size_t push_inflight, push_ok, push_fail;
+	size_t push_inflight, push_ok, push_fail, push_window;
+	uint64_t push_pause;		/* ms: no new put before */
+	struct pace push_pace;
+	struct event *push_retry;
 	uint8_t rec[BTCORE_RECORD_ENC_MAX];
 	size_t rec_len;
 	/* fetching */
@@ -322,7 +354,10 @@ struct job {
 	struct btapi_fetch *waiters;
 	struct idset seen, dirs_seen;
 	struct worklist q, dirs;
-	size_t inflight, fetched, present;
+	size_t inflight, fetched, present, window;
+	uint64_t pause;			/* ms: no new get before */
+	struct pace pace;
+	struct event *retry;
 	int done;			/* finished: waiting for gets to end */
 	int rec_pending;
 	struct event *timer;
@@ -336,6 +371,64 @@ struct get {
 	struct job *f;
 	struct work w;
 };
+
+struct put {
+	struct btapi_replicator *r;
+	struct work w;
+};
+
+static uint64_t now_ms(void);
+
+/* The pause before attempt @p tries + 1 of a block. */
+static uint64_t
+retry_delay(int tries)
+{
+	uint64_t d = (uint64_t)RETRY_MS << (tries > 5 ? 4 : tries - 1);
+
+	return d < RETRY_MAX_MS ? d : RETRY_MAX_MS;
+}
+
+/* Arm @p ev to fire at @p at (ms, monotonic). */
+static void
+arm_at(struct event *ev, uint64_t at)
+{
+	uint64_t now = now_ms(), d = at > now ? at - now : 0;
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(d / 1000);
+	tv.tv_usec = (suseconds_t)(d % 1000) * 1000;
+
+	if (!evtimer_pending(ev, NULL))
+		(void)evtimer_add(ev, &tv);
+}
+
+/* Take a token at @p rate a second: 0, or the ms until one is there. */
+static uint64_t
+pace_take(struct pace *p, uint32_t rate)
+{
+	uint64_t now = now_ms(), m;
+
+	if (p->last == 0) {
+		p->last = now;
+		p->milli = RATE_BURST * 1000;
+	}
+	m = p->milli + (now - p->last) * rate;
+	p->milli = m > RATE_BURST * 1000 ? RATE_BURST * 1000 : (uint32_t)m;
+	p->last = now;
+	if (p->milli < 1000)
+		return (1000 - p->milli + rate - 1) / rate;
+	p->milli -= 1000;
+	return 0;
+}
+
+/* The window after a success (+1, up to @p max) or a failure (halved). */
+static size_t
+window_next(size_t cur, size_t max, int ok)
+{
+	if (ok)
+		return cur < max ? cur + 1 : max;
+	return cur > 1 ? cur / 2 : 1;
+}
 
 static void publish_start(struct btapi_replicator *r);
 static void fetch_pump(struct job *f);
@@ -450,37 +543,74 @@ static void push_pump(struct btapi_replicator *r);
 static void
 put_cb(void *arg, const struct btnet_dht_result *res)
 {
-	struct btapi_replicator *r = arg;
+	struct put *p = arg;
+	struct btapi_replicator *r = p->r;
+	int ok = res->status == BT_OK;
 
 	r->push_inflight--;
 	if (res->status == BT_ECLOSED || r->stopped) {
 		if (r->push_inflight == 0)
 			r->busy = 0;
+		free(p);
 		return;
 	}
-	if (res->status == BT_OK)
+	if (ok || res->status == BT_ETIMEDOUT)
+		r->push_window = window_next(r->push_window, PUSH_WINDOW, ok);
+	if (ok) {
 		r->push_ok++;
-	else
+	} else if (res->status == BT_ETIMEDOUT && ++p->w.tries < PUSH_TRIES &&
+	    wl_push(&r->push, &p->w.id, p->w.tag) == BT_OK) {
+		r->push.w[r->push.n - 1].tries = p->w.tries;
+		r->push_pause = now_ms() + retry_delay(p->w.tries);
+	} else {
 		r->push_fail++;
+	}
+	free(p);
 	push_pump(r);
 }
 
 static void
 push_pump(struct btapi_replicator *r)
 {
-	struct work *w;
+	struct put *p;
+	uint64_t wait;
 	size_t len;
 	int rc;
 
-	while (r->push_inflight < PUSH_WINDOW && wl_left(&r->push) > 0) {
-		w = &r->push.w[r->push.pos++];
-		rc = btstore_block_get(r->cfg.store, &w->id, r->blk,
+	if (r->push_window == 0)
+		r->push_window = PUSH_WINDOW;
+	if (wl_left(&r->push) > 0 && r->push_pause > now_ms()) {
+		if (r->push_inflight == 0)
+			arm_at(r->push_retry, r->push_pause);
+		return;
+	}
+	while (r->push_inflight < r->push_window && wl_left(&r->push) > 0) {
+		if ((wait = pace_take(&r->push_pace, PUSH_RATE)) > 0) {
+			arm_at(r->push_retry, now_ms() + wait);
+			return;
+		}
+		if ((p = malloc(sizeof(*p))) == NULL) {
+			if (r->push_inflight > 0)
+				return;	/* again when one ends */
+			r->push_fail += wl_left(&r->push);
+			r->push.pos = r->push.n;
+			break;
+		}
+		p->r = r;
+		p->w = r->push.w[r->push.pos++];
+		rc = btstore_block_get(r->cfg.store, &p->w.id, r->blk,
 		    BTSTORE_BLOCK_MAX, &len);
 		if (rc == BT_OK)
 			rc = btnet_dht_put_value(btnet_dht(r->cfg.net), r->blk,
-			    len, put_cb, r);
+			    len, put_cb, p);
+		if (rc == BT_EAGAIN && r->push_inflight > 0) {
+			r->push.pos--;	/* again when one ends */
+			free(p);
+			return;
+		}
 		if (rc != BT_OK) {
 			r->push_fail++;
+			free(p);
 			continue;
 		}
 		r->push_inflight++;
@@ -604,6 +734,8 @@ publish_start(struct btapi_replicator *r)
 	r->busy = 1;
 	r->round_seq = seq;
 	r->push_ok = r->push_fail = 0;
+	r->push_window = PUSH_WINDOW;
+	r->push_pause = 0;
 	if ((rc = push_collect(r, &dir)) != BT_OK)
 		rlog(r, BTAPI_LOG_WARN, "pushing the blocks of /%s stopped: %s",
 		    r->home_hex, rc == BT_ETOOBIG ? "more than "
@@ -611,6 +743,17 @@ publish_start(struct btapi_replicator *r)
 	rlog(r, BTAPI_LOG_DEBUG, "publishing /%s at sequence %llu: %zu new "
 	    "blocks", r->home_hex, (unsigned long long)seq, wl_left(&r->push));
 	push_pump(r);
+}
+
+static void
+push_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct btapi_replicator *r = arg;
+
+	(void)fd;
+	(void)what;
+	if (!r->stopped)
+		push_pump(r);
 }
 
 static void
@@ -675,6 +818,8 @@ job_free(struct job *f)
 		event_free(f->timer);
 	if (f->progress != NULL)
 		event_free(f->progress);
+	if (f->retry != NULL)
+		event_free(f->retry);
 	while ((w = f->waiters) != NULL) {
 		f->waiters = w->next;
 		free(w);
@@ -727,6 +872,8 @@ fetch_finish(struct job *f, int rc)
 		event_del(f->timer);
 	if (f->progress != NULL)
 		event_del(f->progress);
+	if (f->retry != NULL)
+		event_del(f->retry);
 	if (rc == BT_OK) {
 		fresh_mark(f->r, &f->ns);
 		rlog(f->r, BTAPI_LOG_INFO, "fetched /%s at sequence %llu: %zu "
@@ -782,6 +929,7 @@ get_cb(void *arg, const struct btnet_dht_result *res)
 		return;
 	}
 	rc = res->status;
+	f->window = window_next(f->window, FETCH_WINDOW, rc == BT_OK);
 	if (rc == BT_OK) {
 		/* checked against its id by the engine and again here */
 		rc = btstore_block_put(r->cfg.store, &g->w.id, res->value,
@@ -812,6 +960,7 @@ get_cb(void *arg, const struct btnet_dht_result *res)
 			return;
 		}
 		f->q.w[f->q.n - 1].tries = g->w.tries;
+		f->pause = now_ms() + retry_delay(g->w.tries);
 	}
 	free(g);
 	fetch_pump(f);
@@ -835,10 +984,16 @@ fetch_pump(struct job *f)
 	struct work w;
 	struct get *g;
 	size_t len;
+	uint64_t wait;
 	int rc;
 
 	while (!f->done) {
-		while (f->inflight < FETCH_WINDOW && wl_left(&f->q) > 0) {
+		if (wl_left(&f->q) > 0 && f->pause > now_ms()) {
+			if (f->inflight == 0)
+				arm_at(f->retry, f->pause);
+			return;
+		}
+		while (f->inflight < f->window && wl_left(&f->q) > 0) {
 			w = f->q.w[f->q.pos++];
 			if (f->seen.n > r->cfg.fetch_max_blocks) {
 				fetch_finish(f, BT_ETOOBIG);
@@ -858,6 +1013,11 @@ fetch_pump(struct job *f)
 			}
 			if (rc != BT_ENOTFOUND && rc != BT_ECORRUPT) {
 				fetch_finish(f, rc);
+				return;
+			}
+			if ((wait = pace_take(&f->pace, FETCH_RATE)) > 0) {
+				f->q.pos--;	/* again when a token is there */
+				arm_at(f->retry, now_ms() + wait);
 				return;
 			}
 			rc = BT_ENOMEM;
@@ -895,6 +1055,14 @@ fetch_pump(struct job *f)
 				break;
 		}
 	}
+}
+
+static void
+fetch_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	fetch_pump(arg);
 }
 
 static void
@@ -993,10 +1161,13 @@ btapi_replicator_fetch(struct btapi_replicator *r, const struct bt_pubkey *ns,
 		    (f->timer = evtimer_new(r->base, fetch_timeout,
 		    f)) == NULL ||
 		    (f->progress = event_new(r->base, -1, EV_PERSIST,
-		    job_progress, f)) == NULL)
+		    job_progress, f)) == NULL ||
+		    (f->retry = evtimer_new(r->base, fetch_retry_cb,
+		    f)) == NULL)
 			goto out;
 		f->r = r;
 		f->ns = *ns;
+		f->window = FETCH_WINDOW;
 		btcore_id_to_hex((const struct bt_id *)(const void *)ns,
 		    f->hex);
 		if ((rc = btnet_dht_record_get(btnet_dht(r->cfg.net), ns,
@@ -1182,7 +1353,8 @@ btapi_replicator_open(struct btapi_replicator **out, struct event_base *base,
 	    r->home_hex);
 	btnet_local_id(cfg->net, &r->self);
 	if ((r->blk = malloc(BTSTORE_BLOCK_MAX)) == NULL ||
-	    (r->debounce = evtimer_new(base, debounce_cb, r)) == NULL)
+	    (r->debounce = evtimer_new(base, debounce_cb, r)) == NULL ||
+	    (r->push_retry = evtimer_new(base, push_retry_cb, r)) == NULL)
 		goto out;
 	rc = btstore_ns_create(cfg->store, cfg->signer);
 	if (rc != BT_OK && rc != BT_EEXIST)
@@ -1221,6 +1393,8 @@ btapi_replicator_stop(struct btapi_replicator *r)
 	r->serving = 0;
 	if (r->debounce != NULL)
 		event_del(r->debounce);
+	if (r->push_retry != NULL)
+		event_del(r->push_retry);
 	/* every caller hears BT_ECLOSED; gets in flight end with the
 	   network */
 	while (r->jobs != NULL)
@@ -1235,6 +1409,8 @@ btapi_replicator_free(struct btapi_replicator *r)
 	btapi_replicator_stop(r);
 	if (r->debounce != NULL)
 		event_free(r->debounce);
+	if (r->push_retry != NULL)
+		event_free(r->push_retry);
 	idset_clear(&r->pushed);
 	idset_clear(&r->pushed_dirs);
 	wl_free(&r->push);

@@ -108,7 +108,8 @@ btstore_ns_root_decode_(const void *buf, size_t len, const struct bt_pubkey *ns,
  * mutex, one slot per namespace hash.
  */
 #define VROOT_SLOTS	64
-#define VROOT_ENC_MAX	(1 + 32 + 8 + 1 + ROOT_KEY_LEN + 2 + ROOT_VALUE_LEN + 64)
+#define VROOT_ENC_MAX \
+	(1 + 32 + 8 + 1 + ROOT_KEY_LEN + 2 + ROOT_VALUE_LEN + 64)
 
 struct vroot {
 	size_t len;		/* 0: empty */

@@ -2,9 +2,9 @@
 # btnode's HTTP gateway, run in-process with an API server on a fresh
 # store by tools/gateway-test: static files (ETag, Last-Modified, 304,
 # Range 206 / 416, MIME types, index.html, listing only when allowed),
-# limits and errors (404, 413 body, 400 header block over the limit
-# (evhttp's answer in libevent 2.1), 431 too many
-# headers, 400 garbage), and programs registering routes
+# limits and errors (404, 413 body, 431 header block over the limit up
+# to evhttp's hard limit of 4 x the limit, 400 beyond it (evhttp's own
+# answer in libevent 2.1), 431 too many headers, 400 garbage), and programs registering routes
 # (tools/http-echo-program): streamed bodies both ways, a manifest
 # without the route refused, a silent program 504 within ~5 s, a program
 # that goes away 502 — while other requests keep being served.
@@ -107,7 +107,13 @@ check "unknown route" "404" "$(code "$url/echo-nothing-here")"
 head -c 2000000 /dev/zero >"$dir/big"
 check "413 body" "413" "$(code -X PUT --data-binary @"$dir/big" "$url/echo")"
 big_h=$(head -c 9000 /dev/zero | tr '\0' 'a')
-check "oversized header block" "400" "$(code -H "X-Big: $big_h" "$url/")"
+check "oversized header block" "431" "$(code -H "X-Big: $big_h" "$url/")"
+big_h=$(head -c 20480 /dev/zero | tr '\0' 'a')
+check "20 KiB header" "431" "$(code -H "X-Big: $big_h" "$url/f4k.bin")"
+check "served after 431" "200" "$(code "$url/f4k.bin")"
+big_h=$(head -c 40000 /dev/zero | tr '\0' 'a')
+check "header block over the hard limit" "400" "$(code -H "X-Big: $big_h" "$url/")"
+check "served after 400" "200" "$(code "$url/f4k.bin")"
 hdrs=()
 for i in $(seq 120); do hdrs+=(-H "X-H$i: v"); done
 py_raw() {	# send raw bytes, print the status line
