@@ -157,6 +157,9 @@ int btapi_headers_check_(const uint8_t *doc, size_t len, size_t *n);
 
 /* Append a frame holding @p doc to @p out.  BT_OK, BT_ETOOBIG, BT_ENOMEM. */
 int btapi_frame_add_(struct evbuffer *out, const bson_t *doc);
+/* Send a frame at once when nothing is queued, else queue it (proto.c). */
+struct bufferevent;
+int btapi_frame_send_(struct bufferevent *bev, const bson_t *doc);
 
 /* Valid scope text (as libbtnet: 1..64 of [A-Za-z0-9._/-]; manifests also
  * allow ':', which the network cannot carry). */

@@ -6,8 +6,11 @@
  * target does the same with arbitrary bytes.
  */
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 
 #include <bt/scope.h>
 #include <bt/tree.h>
@@ -114,6 +117,51 @@ btapi_frame_add_(struct evbuffer *out, const bson_t *doc)
 	    evbuffer_add(out, bson_get_data(doc), n) != 0)
 		return BT_ENOMEM;
 	return BT_OK;
+}
+
+/*
+ * Queue the frame of @p doc on @p bev.  When nothing is queued before it,
+ * the frame goes to the socket at once and only what the socket does not
+ * take is queued: a frame then costs one send, not a write event armed,
+ * waited for and disarmed.  A failing send queues the whole frame; the
+ * bufferevent meets the error on its own write.
+ */
+int
+btapi_frame_send_(struct bufferevent *bev, const bson_t *doc)
+{
+	struct evbuffer *out = bufferevent_get_output(bev);
+	const uint8_t *data = bson_get_data(doc);
+	struct iovec iov[2];
+	struct msghdr mh;
+	uint8_t hdr[4];
+	uint32_t n = doc->len;
+	size_t done;
+	ssize_t k;
+
+	if (n > BTAPI_FRAME_MAX)
+		return BT_ETOOBIG;
+	if (evbuffer_get_length(out) != 0 || bufferevent_getfd(bev) < 0)
+		return btapi_frame_add_(out, doc);
+	hdr[0] = (uint8_t)(n >> 24);
+	hdr[1] = (uint8_t)(n >> 16);
+	hdr[2] = (uint8_t)(n >> 8);
+	hdr[3] = (uint8_t)n;
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = sizeof(hdr);
+	iov[1].iov_base = (void *)(uintptr_t)data;
+	iov[1].iov_len = n;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = iov;
+	mh.msg_iovlen = 2;
+	k = sendmsg(bufferevent_getfd(bev), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	done = k > 0 ? (size_t)k : 0;
+	if (done == sizeof(hdr) + n)
+		return BT_OK;
+	if (done < sizeof(hdr))
+		return btapi_frame_add_(out, doc);
+	done -= sizeof(hdr);
+	return evbuffer_add(out, data + done, n - done) == 0 ? BT_OK :
+	    BT_ENOMEM;
 }
 
 int

@@ -186,58 +186,13 @@ btapi_server_clients(const struct btapi_server *srv)
 
 /* ---- sending ------------------------------------------------------------ */
 
-/*
- * Queue the frame of @p doc on @p bev.  When nothing is queued before it,
- * the frame goes to the socket at once and only what the socket does not
- * take is queued: a frame then costs one send, not a write event armed,
- * waited for and disarmed.  A failing send queues the whole frame; the
- * bufferevent meets the error on its own write.
- */
-static int
-frame_send(struct bufferevent *bev, const bson_t *doc)
-{
-	struct evbuffer *out = bufferevent_get_output(bev);
-	const uint8_t *data = bson_get_data(doc);
-	struct iovec iov[2];
-	struct msghdr mh;
-	uint8_t hdr[4];
-	uint32_t n = doc->len;
-	size_t done;
-	ssize_t k;
-
-	if (n > BTAPI_FRAME_MAX)
-		return BT_ETOOBIG;
-	if (evbuffer_get_length(out) != 0 || bufferevent_getfd(bev) < 0)
-		return btapi_frame_add_(out, doc);
-	hdr[0] = (uint8_t)(n >> 24);
-	hdr[1] = (uint8_t)(n >> 16);
-	hdr[2] = (uint8_t)(n >> 8);
-	hdr[3] = (uint8_t)n;
-	iov[0].iov_base = hdr;
-	iov[0].iov_len = sizeof(hdr);
-	iov[1].iov_base = (void *)(uintptr_t)data;
-	iov[1].iov_len = n;
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = iov;
-	mh.msg_iovlen = 2;
-	k = sendmsg(bufferevent_getfd(bev), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-	done = k > 0 ? (size_t)k : 0;
-	if (done == sizeof(hdr) + n)
-		return BT_OK;
-	if (done < sizeof(hdr))
-		return btapi_frame_add_(out, doc);
-	done -= sizeof(hdr);
-	return evbuffer_add(out, data + done, n - done) == 0 ? BT_OK :
-	    BT_ENOMEM;
-}
-
 static void
 client_send(struct client *c, const bson_t *doc)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
 	/* a frame that cannot be queued is lost; the client times out */
-	(void)frame_send(c->bev, doc);
+	(void)btapi_frame_send_(c->bev, doc);
 	if (evbuffer_get_length(out) > c->srv->cfg.max_output && !c->paused) {
 		c->paused = 1;
 		bufferevent_disable(c->bev, EV_READ);
