@@ -66,4 +66,8 @@ int btnet_handshake_new_(struct btnet_handshake **out,
     const struct bt_id *expect, const void *prologue, size_t prologue_len,
     const uint8_t *ephemeral);
 
+/* Split "host:port" / "[v6]:port" text (conn.c). */
+int btnet_hostport_split_(const char *s, char *host, size_t cap,
+    uint16_t *port, int *v6);
+
 #endif /* BTNET_INTERNAL_H */

@@ -174,6 +174,46 @@ ip_key(const struct sockaddr *sa, uint8_t key[IPKEY_LEN])
 	}
 }
 
+/*
+ * Split "a.b.c.d:port" or "[v6]:port" (numeric, port required) into the
+ * host text (NUL-terminated, at most @p cap - 1 bytes), the port and
+ * whether it is IPv6.  Shared by every parser of addresses in libbtnet.
+ */
+int
+btnet_hostport_split_(const char *s, char *host, size_t cap, uint16_t *port,
+    int *v6)
+{
+	const char *end, *p;
+	unsigned long n = 0;
+	size_t hl;
+
+	*v6 = s[0] == '[';
+	if (*v6) {
+		if ((end = strstr(s, "]:")) == NULL)
+			return BT_EFORMAT;
+		s++;
+		p = end + 2;
+	} else {
+		if ((end = strchr(s, ':')) == NULL)
+			return BT_EFORMAT;
+		p = end + 1;
+	}
+	hl = (size_t)(end - s);
+	if (hl == 0 || hl >= cap || *p == '\0')
+		return BT_EFORMAT;
+	for (; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9' || n > 65535)
+			return BT_EFORMAT;
+		n = n * 10 + (unsigned long)(*p - '0');
+	}
+	if (n > 65535)
+		return BT_EFORMAT;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	*port = (uint16_t)n;
+	return BT_OK;
+}
+
 /* Parse "a.b.c.d:port" or "[v6]:port" (numeric only, port required). */
 static int
 parse_addr(const char *addr, struct sockaddr_storage *ss, int *len)
@@ -181,45 +221,24 @@ parse_addr(const char *addr, struct sockaddr_storage *ss, int *len)
 	struct sockaddr_in *s4 = (struct sockaddr_in *)(void *)ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)ss;
 	char host[INET6_ADDRSTRLEN];
-	const char *end, *p;
-	unsigned long port = 0;
-	size_t hl;
-	int v6 = addr[0] == '[';
+	uint16_t port;
+	int v6, rc;
 
 	memset(ss, 0, sizeof(*ss));
-	if (v6) {
-		if ((end = strstr(addr, "]:")) == NULL)
-			return BT_EFORMAT;
-		addr++;
-		p = end + 2;
-	} else {
-		if ((end = strchr(addr, ':')) == NULL)
-			return BT_EFORMAT;
-		p = end + 1;
-	}
-	hl = (size_t)(end - addr);
-	if (hl == 0 || hl >= sizeof(host) || *p == '\0')
-		return BT_EFORMAT;
-	for (; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9' || port > 65535)
-			return BT_EFORMAT;
-		port = port * 10 + (unsigned long)(*p - '0');
-	}
-	if (port > 65535)
-		return BT_EFORMAT;
-	memcpy(host, addr, hl);
-	host[hl] = '\0';
+	if ((rc = btnet_hostport_split_(addr, host, sizeof(host), &port,
+	    &v6)) != BT_OK)
+		return rc;
 	if (v6) {
 		if (evutil_inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
 			return BT_EFORMAT;
 		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
+		s6->sin6_port = htons(port);
 		*len = (int)sizeof(*s6);
 	} else {
 		if (evutil_inet_pton(AF_INET, host, &s4->sin_addr) != 1)
 			return BT_EFORMAT;
 		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
+		s4->sin_port = htons(port);
 		*len = (int)sizeof(*s4);
 	}
 	return BT_OK;

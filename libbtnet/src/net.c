@@ -39,6 +39,7 @@
 #include <event2/util.h>
 #include <openssl/rand.h>
 
+#include "btnet-internal.h"
 #include "net-internal.h"
 
 #define HOUSE_MS	1000
@@ -93,41 +94,19 @@ int
 btnet_addr_parse_(const char *s, struct btnet_dht_addr *out)
 {
 	char host[64];
-	const char *end, *p;
-	unsigned long port = 0;
-	size_t hl;
-	int v6;
+	uint16_t port;
+	int v6, rc;
 
 	if (s == NULL || out == NULL)
 		return BT_EINVAL;
 	memset(out, 0, sizeof(*out));
-	v6 = s[0] == '[';
-	if (v6) {
-		if ((end = strstr(s, "]:")) == NULL)
-			return BT_EFORMAT;
-		s++;
-		p = end + 2;
-	} else {
-		if ((end = strchr(s, ':')) == NULL)
-			return BT_EFORMAT;
-		p = end + 1;
-	}
-	hl = (size_t)(end - s);
-	if (hl == 0 || hl >= sizeof(host) || *p == '\0')
-		return BT_EFORMAT;
-	for (; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9' || port > 65535)
-			return BT_EFORMAT;
-		port = port * 10 + (unsigned long)(*p - '0');
-	}
-	if (port > 65535)
-		return BT_EFORMAT;
-	memcpy(host, s, hl);
-	host[hl] = '\0';
+	if ((rc = btnet_hostport_split_(s, host, sizeof(host), &port,
+	    &v6)) != BT_OK)
+		return rc;
 	if (evutil_inet_pton(v6 ? AF_INET6 : AF_INET, host, out->ip) != 1)
 		return BT_EFORMAT;
 	out->family = v6 ? 6 : 4;
-	out->port = (uint16_t)port;
+	out->port = port;
 	return BT_OK;
 }
 
