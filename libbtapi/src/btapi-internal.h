@@ -158,6 +158,12 @@ int btapi_headers_check_(const uint8_t *doc, size_t len, size_t *n);
 /* Append a frame holding @p doc to @p out.  BT_OK, BT_ETOOBIG, BT_ENOMEM. */
 int btapi_frame_add_(struct evbuffer *out, const bson_t *doc);
 /* Send a frame at once when nothing is queued, else queue it (proto.c). */
+/*
+ * Read a BSON string (UTF-8, no NUL inside) or a binary of subtype 0 at
+ * @p it; the result points into the document.  BT_OK or BT_EFORMAT.
+ */
+int btapi_bson_str_(const bson_iter_t *it, const char **s, size_t *len);
+int btapi_bson_bin_(const bson_iter_t *it, const uint8_t **p, size_t *len);
 struct bufferevent;
 int btapi_frame_send_(struct bufferevent *bev, const bson_t *doc);
 

@@ -268,8 +268,8 @@ btapi_req_header_(const struct btapi_req_ *r, size_t i, struct btapi_hdr_ *out)
 	return BT_ENOTFOUND;
 }
 
-static int
-get_str(const bson_iter_t *it, const char **s, size_t *len)
+int
+btapi_bson_str_(const bson_iter_t *it, const char **s, size_t *len)
 {
 	uint32_t n;
 
@@ -282,8 +282,8 @@ get_str(const bson_iter_t *it, const char **s, size_t *len)
 	return BT_OK;
 }
 
-static int
-get_bin(const bson_iter_t *it, const uint8_t **p, size_t *len)
+int
+btapi_bson_bin_(const bson_iter_t *it, const uint8_t **p, size_t *len)
 {
 	bson_subtype_t sub;
 	uint32_t n;
@@ -331,7 +331,7 @@ get_doc(const bson_iter_t *it, const uint8_t **p, size_t *len)
 	bson_t b;
 	size_t off;
 
-	if (get_bin(it, p, len) != BT_OK || *len < 5 ||
+	if (btapi_bson_bin_(it, p, len) != BT_OK || *len < 5 ||
 	    !bson_init_static(&b, *p, *len) ||
 	    !bson_validate(&b, BSON_VALIDATE_UTF8 | BSON_VALIDATE_EMPTY_KEYS,
 	    &off))
@@ -363,13 +363,13 @@ field(struct btapi_req_ *r, const bson_iter_t *it, const char *k,
 	*bit2 = 0;
 	if (strcmp(k, "path") == 0) {
 		*bit = BTAPI_F_PATH_;
-		rc = get_str(it, &r->path, &r->path_len);
+		rc = btapi_bson_str_(it, &r->path, &r->path_len);
 	} else if (strcmp(k, "to") == 0) {
 		*bit = BTAPI_F_TO_;
-		rc = get_str(it, &r->to, &r->to_len);
+		rc = btapi_bson_str_(it, &r->to, &r->to_len);
 	} else if (strcmp(k, "mode") == 0) {
 		*bit = BTAPI_F_MODE_;
-		if ((rc = get_str(it, &s, &n)) == BT_OK) {
+		if ((rc = btapi_bson_str_(it, &s, &n)) == BT_OK) {
 			if (strcmp(s, "r") == 0)
 				r->mode = BTAPI_MODE_R_;
 			else if (strcmp(s, "w") == 0)
@@ -381,7 +381,7 @@ field(struct btapi_req_ *r, const bson_iter_t *it, const char *k,
 		}
 	} else if (strcmp(k, "layout") == 0) {
 		*bit = BTAPI_F_LAYOUT_;
-		if ((rc = get_str(it, &s, &n)) == BT_OK) {
+		if ((rc = btapi_bson_str_(it, &s, &n)) == BT_OK) {
 			if (strcmp(s, "sequential") == 0)
 				r->layout = BTCORE_TREE_SEQUENTIAL;
 			else if (strcmp(s, "random") == 0)
@@ -431,12 +431,12 @@ field(struct btapi_req_ *r, const bson_iter_t *it, const char *k,
 			rc = BT_ERANGE;
 	} else if (strcmp(k, "data") == 0) {
 		*bit = BTAPI_F_DATA_;
-		if ((rc = get_bin(it, &r->data, &r->data_len)) == BT_OK &&
+		if ((rc = btapi_bson_bin_(it, &r->data, &r->data_len)) == BT_OK &&
 		    r->data_len > BTAPI_IO_MAX)
 			rc = BT_ETOOBIG;
 	} else if (strcmp(k, "kind") == 0) {
 		*bit = BTAPI_F_KIND_;
-		if ((rc = get_str(it, &r->kind, &n)) == BT_OK &&
+		if ((rc = btapi_bson_str_(it, &r->kind, &n)) == BT_OK &&
 		    strcmp(r->kind, "block") != 0 &&
 		    strcmp(r->kind, "path") != 0)
 			rc = BT_EFORMAT;
@@ -444,10 +444,10 @@ field(struct btapi_req_ *r, const bson_iter_t *it, const char *k,
 		*bit = BTAPI_F_KEY_;
 		if (BSON_ITER_HOLDS_BINARY(it)) {
 			r->key_is_bin = 1;
-			rc = get_bin(it, &r->key, &r->key_len);
+			rc = btapi_bson_bin_(it, &r->key, &r->key_len);
 		} else {
 			r->key_is_bin = 0;
-			rc = get_str(it, &s, &r->key_len);
+			rc = btapi_bson_str_(it, &s, &r->key_len);
 			r->key = (const uint8_t *)s;
 		}
 		if (rc == BT_OK && (r->key_len == 0 || r->key_len > 4096))
@@ -460,14 +460,14 @@ field(struct btapi_req_ *r, const bson_iter_t *it, const char *k,
 		rc = get_i64(it, &r->token);
 	} else if (strcmp(k, "scope") == 0) {
 		*bit = BTAPI_F_SCOPE_;
-		if ((rc = get_str(it, &r->scope, &r->scope_len)) == BT_OK &&
+		if ((rc = btapi_bson_str_(it, &r->scope, &r->scope_len)) == BT_OK &&
 		    (r->scope_len == 0 || r->scope_len > 128))
 			rc = BT_ERANGE;
 	} else if (strcmp(k, "node") == 0) {
 		const uint8_t *p;
 
 		*bit = BTAPI_F_NODE_;
-		if ((rc = get_bin(it, &p, &n)) == BT_OK) {
+		if ((rc = btapi_bson_bin_(it, &p, &n)) == BT_OK) {
 			if (n != BT_ID_LEN)
 				rc = BT_EFORMAT;
 			else
@@ -488,15 +488,15 @@ field(struct btapi_req_ *r, const bson_iter_t *it, const char *k,
 			rc = BT_ERANGE;
 	} else if (strcmp(k, "text") == 0) {
 		*bit = BTAPI_F_TEXT_;
-		if ((rc = get_str(it, &r->text, &r->text_len)) == BT_OK &&
+		if ((rc = btapi_bson_str_(it, &r->text, &r->text_len)) == BT_OK &&
 		    r->text_len > BTAPI_TEXT_MAX)
 			rc = BT_ERANGE;
 	} else if (strcmp(k, "host") == 0) {
 		*bit = BTAPI_F_HOST_;
-		rc = get_str(it, &r->host, &r->host_len);
+		rc = btapi_bson_str_(it, &r->host, &r->host_len);
 	} else if (strcmp(k, "prefix") == 0) {
 		*bit = BTAPI_F_PREFIX_;
-		rc = get_str(it, &r->prefix, &r->prefix_len);
+		rc = btapi_bson_str_(it, &r->prefix, &r->prefix_len);
 	} else if (strcmp(k, "status") == 0) {
 		*bit = BTAPI_F_STATUS_;
 		if ((rc = get_i32(it, &r->status)) == BT_OK &&
@@ -519,10 +519,10 @@ field(struct btapi_req_ *r, const bson_iter_t *it, const char *k,
 			rc = BT_ERANGE;
 	} else if (strcmp(k, "manifest") == 0) {
 		*bit2 = BTAPI_F2_MANIFEST_;
-		rc = get_bin(it, &r->manifest, &r->manifest_len);
+		rc = btapi_bson_bin_(it, &r->manifest, &r->manifest_len);
 	} else if (strcmp(k, "after") == 0) {
 		*bit2 = BTAPI_F2_AFTER_;
-		rc = get_str(it, &r->after, &r->after_len);
+		rc = btapi_bson_str_(it, &r->after, &r->after_len);
 	} else if (strcmp(k, "max") == 0) {
 		*bit2 = BTAPI_F2_MAX_;
 		if ((rc = get_i32(it, &r->max)) == BT_OK && r->max < 1)
@@ -560,7 +560,7 @@ btapi_req_decode_(struct btapi_req_ *r, const uint8_t *doc, size_t len)
 		const char *k = bson_iter_key(&it);
 
 		if (strcmp(k, "op") == 0) {
-			if (opname != NULL || get_str(&it, &opname, &n) != BT_OK)
+			if (opname != NULL || btapi_bson_str_(&it, &opname, &n) != BT_OK)
 				goto out;
 			continue;
 		}

@@ -91,41 +91,12 @@ btapi_xop_name_(enum btapi_xop_ op)
 }
 
 static int
-x_bin(const bson_iter_t *it, const uint8_t **p, size_t *len)
-{
-	bson_subtype_t sub;
-	uint32_t n;
-
-	if (!BSON_ITER_HOLDS_BINARY(it))
-		return BT_EFORMAT;
-	bson_iter_binary(it, &sub, &n, p);
-	if (sub != BSON_SUBTYPE_BINARY)
-		return BT_EFORMAT;
-	*len = n;
-	return BT_OK;
-}
-
-static int
 x_bin32(const bson_iter_t *it, const uint8_t **p)
 {
 	size_t n;
 
-	if (x_bin(it, p, &n) != BT_OK || n != BT_ID_LEN)
+	if (btapi_bson_bin_(it, p, &n) != BT_OK || n != BT_ID_LEN)
 		return BT_EFORMAT;
-	return BT_OK;
-}
-
-static int
-x_str(const bson_iter_t *it, const char **s, size_t *len)
-{
-	uint32_t n;
-
-	if (!BSON_ITER_HOLDS_UTF8(it))
-		return BT_EFORMAT;
-	*s = bson_iter_utf8(it, &n);
-	if (*s == NULL || memchr(*s, '\0', n) != NULL)
-		return BT_EFORMAT;
-	*len = n;
 	return BT_OK;
 }
 
@@ -167,11 +138,11 @@ x_array(const bson_iter_t *it, int strings, size_t max, size_t item_max,
 		if (strcmp(bson_iter_key(&in), k) != 0)
 			return BT_EFORMAT;
 		if (strings) {
-			if (x_str(&in, &s, &sl) != BT_OK ||
+			if (btapi_bson_str_(&in, &s, &sl) != BT_OK ||
 			    !btcore_scope_valid(s, sl))
 				return BT_EFORMAT;
 		} else {
-			if (x_bin(&in, &p, &sl) != BT_OK)
+			if (btapi_bson_bin_(&in, &p, &sl) != BT_OK)
 				return BT_EFORMAT;
 			if (sl > item_max)
 				return BT_ETOOBIG;
@@ -216,10 +187,10 @@ x_field(struct btapi_xreq_ *r, const bson_iter_t *it, const char *k,
 		*bit = BTAPI_XF_KEY_;
 		if (BSON_ITER_HOLDS_BINARY(it)) {
 			r->key_is_bin = 1;
-			rc = x_bin(it, &r->key, &r->key_len);
+			rc = btapi_bson_bin_(it, &r->key, &r->key_len);
 		} else {
 			r->key_is_bin = 0;
-			rc = x_str(it, &s, &r->key_len);
+			rc = btapi_bson_str_(it, &s, &r->key_len);
 			r->key = (const uint8_t *)s;
 		}
 		if (rc == BT_OK && (r->key_len == 0 ||
@@ -227,7 +198,7 @@ x_field(struct btapi_xreq_ *r, const bson_iter_t *it, const char *k,
 			rc = BT_ERANGE;
 	} else if (strcmp(k, "value") == 0) {
 		*bit = BTAPI_XF_VALUE_;
-		if ((rc = x_bin(it, &r->value, &r->value_len)) == BT_OK &&
+		if ((rc = btapi_bson_bin_(it, &r->value, &r->value_len)) == BT_OK &&
 		    r->value_len > BTCORE_RECORD_VALUE_MAX)
 			rc = BT_ETOOBIG;
 	} else if (strcmp(k, "pub") == 0) {
@@ -235,7 +206,7 @@ x_field(struct btapi_xreq_ *r, const bson_iter_t *it, const char *k,
 		rc = x_bin32(it, &r->feed);
 	} else if (strcmp(k, "kind") == 0) {
 		*bit = BTAPI_XF_KIND_;
-		if ((rc = x_str(it, &r->kind, &n)) == BT_OK &&
+		if ((rc = btapi_bson_str_(it, &r->kind, &n)) == BT_OK &&
 		    strcmp(r->kind, "popular") != 0 &&
 		    strcmp(r->kind, "recent") != 0 &&
 		    strcmp(r->kind, "sample") != 0)
@@ -252,12 +223,12 @@ x_field(struct btapi_xreq_ *r, const bson_iter_t *it, const char *k,
 		rc = x_bin32(it, &r->channel);
 	} else if (strcmp(k, "data") == 0) {
 		*bit = BTAPI_XF_DATA_;
-		if ((rc = x_bin(it, &r->data, &r->data_len)) == BT_OK &&
+		if ((rc = btapi_bson_bin_(it, &r->data, &r->data_len)) == BT_OK &&
 		    r->data_len > BTAPI_IO_MAX)
 			rc = BT_ETOOBIG;
 	} else if (strcmp(k, "file") == 0) {
 		*bit = BTAPI_XF_FILE_;
-		if ((rc = x_bin(it, &r->data, &r->data_len)) == BT_OK &&
+		if ((rc = btapi_bson_bin_(it, &r->data, &r->data_len)) == BT_OK &&
 		    (r->data_len == 0 || r->data_len > BTNET_PEERFILE_MAX))
 			rc = BT_ERANGE;
 	} else if (strcmp(k, "node") == 0) {
@@ -269,13 +240,13 @@ x_field(struct btapi_xreq_ *r, const bson_iter_t *it, const char *k,
 		    &r->scopes_len, &r->nscopes);
 	} else if (strcmp(k, "manifest") == 0) {
 		*bit = BTAPI_XF_MANIFEST_;
-		if ((rc = x_bin(it, &r->manifest, &r->manifest_len)) == BT_OK &&
+		if ((rc = btapi_bson_bin_(it, &r->manifest, &r->manifest_len)) == BT_OK &&
 		    (r->manifest_len == 0 ||
 		    r->manifest_len > BTCORE_MANIFEST_MAX))
 			rc = BT_ERANGE;
 	} else if (strcmp(k, "name") == 0) {
 		*bit = BTAPI_XF_NAME_;
-		if ((rc = x_str(it, &r->name, &n)) == BT_OK &&
+		if ((rc = btapi_bson_str_(it, &r->name, &n)) == BT_OK &&
 		    (n == 0 || n > BTCORE_MANIFEST_NAME_MAX))
 			rc = BT_ERANGE;
 	}
@@ -306,7 +277,7 @@ btapi_xreq_decode_(struct btapi_xreq_ *r, const uint8_t *doc, size_t len)
 	    &off) || !bson_iter_init(&it, &b))
 		goto out;
 	/* the op first: a frame that is not a data op is not ours */
-	if (!bson_iter_find(&it, "op") || x_str(&it, &opname, &n) != BT_OK)
+	if (!bson_iter_find(&it, "op") || btapi_bson_str_(&it, &opname, &n) != BT_OK)
 		goto out;
 	for (i = 1; i < BTAPI_XOP_COUNT_; i++)
 		if (strcmp(xops[i].name, opname) == 0)
@@ -323,7 +294,7 @@ btapi_xreq_decode_(struct btapi_xreq_ *r, const uint8_t *doc, size_t len)
 		const char *k = bson_iter_key(&it);
 
 		if (strcmp(k, "op") == 0) {
-			if (opname != NULL || x_str(&it, &opname, &n) != BT_OK)
+			if (opname != NULL || btapi_bson_str_(&it, &opname, &n) != BT_OK)
 				goto out;
 			continue;
 		}
