@@ -129,7 +129,9 @@ x_array(const bson_iter_t *it, int strings, size_t max, size_t item_max,
 		return BT_EFORMAT;
 	bson_iter_array(it, &len, doc);
 	*dlen = len;
-	if (!bson_iter_recurse(it, &in))
+	/* libbson does not check an embedded document's final byte */
+	if (*doc == NULL || len < 5 || (*doc)[len - 1] != 0 ||
+	    !bson_iter_recurse(it, &in))
 		return BT_EFORMAT;
 	while (bson_iter_next(&in)) {
 		if (i >= max)
@@ -149,6 +151,9 @@ x_array(const bson_iter_t *it, int strings, size_t max, size_t item_max,
 		}
 		i++;
 	}
+	/* the walk must end at the array's end, not at a broken element */
+	if (in.err_off != 0)
+		return BT_EFORMAT;
 	*n = i;
 	return BT_OK;
 }
