@@ -131,6 +131,19 @@ typedef int (*btstore_wfn_)(struct btstore_w_ *w, void *arg);
  * MDB_MAP_FULL, queueing its events on commit. */
 int btstore_write_(struct btstore *st, btstore_wfn_ fn, void *arg);
 
+/*
+ * A bounded expiry pass: @p fn runs in one write transaction with a
+ * struct btstore_expire_ and removes at most @p limit items that expired
+ * before @p now, counting them in @c removed.
+ */
+struct btstore_expire_ {
+	uint64_t now;
+	size_t limit;
+	size_t removed;
+};
+int btstore_expire_run_(struct btstore *st, btstore_wfn_ fn, uint64_t now,
+    size_t limit, size_t *removed);
+
 /* Map an LMDB or errno code to a BT_ code, logging the detail. */
 int btstore_err_(struct btstore *st, int mrc, const char *what);
 /* The same inside a write: also remembers MDB_MAP_FULL. */

@@ -512,16 +512,10 @@ btstore_dht_set_republish(struct btstore *st, const struct bt_id *key,
 	return btstore_write_(st, rep_fn, &a);
 }
 
-struct exp_arg {
-	uint64_t now;
-	size_t limit;
-	size_t removed;
-};
-
 static int
 exp_fn(struct btstore_w_ *w, void *arg)
 {
-	struct exp_arg *a = arg;
+	struct btstore_expire_ *a = arg;
 	struct btstore_dhtrec_ r;
 	struct bt_id key;
 	MDB_cursor *cur = NULL;
@@ -565,21 +559,7 @@ int
 btstore_dht_expire(struct btstore *st, uint64_t now, size_t limit,
     size_t *removed)
 {
-	struct exp_arg a;
-	int rc;
-
-	if (removed != NULL)
-		*removed = 0;
-	if (st == NULL)
-		return BT_EINVAL;
-	if (limit == 0)
-		return BT_OK;
-	a.now = now;
-	a.limit = limit;
-	rc = btstore_write_(st, exp_fn, &a);
-	if (rc == BT_OK && removed != NULL)
-		*removed = a.removed;
-	return rc;
+	return btstore_expire_run_(st, exp_fn, now, limit, removed);
 }
 
 int

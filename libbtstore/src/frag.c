@@ -280,16 +280,10 @@ btstore_frag_del(struct btstore *st, const struct bt_id *owner,
 	return btstore_write_(st, del_fn, fk);
 }
 
-struct exp_arg {
-	uint64_t now;
-	size_t limit;
-	size_t removed;
-};
-
 static int
 exp_fn(struct btstore_w_ *w, void *arg)
 {
-	struct exp_arg *a = arg;
+	struct btstore_expire_ *a = arg;
 	uint8_t fk[KLEN_FRAG];
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
@@ -331,19 +325,5 @@ int
 btstore_frag_expire(struct btstore *st, uint64_t now, size_t limit,
     size_t *removed)
 {
-	struct exp_arg a;
-	int rc;
-
-	if (removed != NULL)
-		*removed = 0;
-	if (st == NULL)
-		return BT_EINVAL;
-	if (limit == 0)
-		return BT_OK;
-	a.now = now;
-	a.limit = limit;
-	rc = btstore_write_(st, exp_fn, &a);
-	if (rc == BT_OK && removed != NULL)
-		*removed = a.removed;
-	return rc;
+	return btstore_expire_run_(st, exp_fn, now, limit, removed);
 }

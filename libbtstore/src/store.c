@@ -982,3 +982,25 @@ btstore_map_info(struct btstore *st, uint64_t *map_size, uint64_t *map_used)
 		*map_used = ((uint64_t)info.me_last_pgno + 1) * stat.ms_psize;
 	return BT_OK;
 }
+
+int
+btstore_expire_run_(struct btstore *st, btstore_wfn_ fn, uint64_t now,
+    size_t limit, size_t *removed)
+{
+	struct btstore_expire_ a;
+	int rc;
+
+	if (removed != NULL)
+		*removed = 0;
+	if (st == NULL)
+		return BT_EINVAL;
+	if (limit == 0)
+		return BT_OK;
+	a.now = now;
+	a.limit = limit;
+	a.removed = 0;
+	rc = btstore_write_(st, fn, &a);
+	if (rc == BT_OK && removed != NULL)
+		*removed = a.removed;
+	return rc;
+}
