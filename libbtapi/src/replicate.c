@@ -25,6 +25,8 @@
 #include <bt/store.h>
 #include <bt/tree.h>
 
+#include "repl-internal.h"
+
 /*
  * Puts and gets in flight: at most the window, which halves when a
  * request fails and grows by one with each success.  A node refuses
@@ -53,6 +55,19 @@
 #define RETRY_MAX_MS	4000	/* ... up to this */
 #define DEBOUNCE_MS	300
 #define FRESH_MAX	256	/* namespaces remembered as fetched */
+/*
+ * Direct fetches: blocks asked of the namespace's owner over the session
+ * with it ("node" scope, op "blocks"), several ids a call, a few calls in
+ * flight.  A reply carries the blocks that fit in one message, in the
+ * order asked; the rest are asked again.  Blocks the owner lacks, and
+ * every block once the owner failed to answer, come from the DHT.
+ */
+#define DIRECT_WINDOW	4	/* calls in flight, at most */
+#define DIRECT_IDS_MAX	BTAPI_REPL_IDS_MAX	/* ids a call, at most */
+#define DIRECT_IDS_FIRST 4	/* ids of the first calls */
+/* the blocks of one reply, at most: what fits one message with room for
+   the envelope */
+#define DIRECT_REPLY_MAX (BT_MSG_MAX - 4096)
 
 /* ---- a set of ids ------------------------------------------------------- */
 
@@ -140,6 +155,7 @@ struct work {
 	struct bt_id id;
 	int tag;
 	int tries;
+	int dht;		/* 1: from the DHT only */
 };
 
 struct worklist {
@@ -165,6 +181,7 @@ wl_push(struct worklist *l, const struct bt_id *id, int tag)
 	l->w[l->n].id = *id;
 	l->w[l->n].tag = tag;
 	l->w[l->n].tries = 0;
+	l->w[l->n].dht = 0;
 	l->n++;
 	return BT_OK;
 }
@@ -291,6 +308,129 @@ out:
 	return rc;
 }
 
+/* ---- the "node" scope's messages ------------------------------------------- */
+
+int
+btapi_repl_root_args_(const uint8_t *doc, size_t len, struct bt_pubkey *ns)
+{
+	bson_iter_t it;
+	bson_subtype_t sub;
+	const uint8_t *data;
+	uint32_t n;
+	bson_t b;
+
+	if (!bson_init_static(&b, doc, len) ||
+	    !bson_iter_init_find(&it, &b, "ns") ||
+	    !BSON_ITER_HOLDS_BINARY(&it))
+		return BT_EFORMAT;
+	bson_iter_binary(&it, &sub, &n, &data);
+	if (n != sizeof(ns->b))
+		return BT_EFORMAT;
+	memcpy(ns->b, data, sizeof(ns->b));
+	return BT_OK;
+}
+
+int
+btapi_repl_blocks_args_(const uint8_t *doc, size_t len, const uint8_t **ids,
+    size_t *n)
+{
+	bson_iter_t it;
+	bson_subtype_t sub;
+	uint32_t blen;
+	bson_t b;
+
+	*ids = NULL;
+	*n = 0;
+	if (!bson_init_static(&b, doc, len) ||
+	    !bson_iter_init_find(&it, &b, "ids") ||
+	    !BSON_ITER_HOLDS_BINARY(&it))
+		return BT_EFORMAT;
+	bson_iter_binary(&it, &sub, &blen, ids);
+	if (blen == 0 || blen % BT_ID_LEN != 0) {
+		*ids = NULL;
+		return BT_EFORMAT;
+	}
+	if (blen / BT_ID_LEN > BTAPI_REPL_IDS_MAX) {
+		*ids = NULL;
+		return BT_ETOOBIG;
+	}
+	*n = blen / BT_ID_LEN;
+	return BT_OK;
+}
+
+int
+btapi_repl_root_reply_(const uint8_t *doc, size_t len,
+    const struct bt_pubkey *ns, struct bt_record *rec, const uint8_t **enc,
+    size_t *enc_len)
+{
+	bson_iter_t it;
+	bson_subtype_t sub;
+	const uint8_t *data;
+	uint32_t n;
+	bson_t b;
+	int rc;
+
+	*enc = NULL;
+	*enc_len = 0;
+	if (!bson_init_static(&b, doc, len) ||
+	    !bson_iter_init_find(&it, &b, "rec") ||
+	    !BSON_ITER_HOLDS_BINARY(&it))
+		return BT_EPROTO;
+	bson_iter_binary(&it, &sub, &n, &data);
+	if (n > BTCORE_RECORD_ENC_MAX)
+		return BT_EPROTO;
+	if ((rc = btcore_record_decode(rec, data, n)) != BT_OK)
+		return rc == BT_EVERIFY ? rc : BT_EPROTO;
+	if (memcmp(rec->pub.b, ns->b, sizeof(ns->b)) != 0 ||
+	    rec->key_len != sizeof(BTSTORE_NS_ROOT_KEY) - 1 ||
+	    memcmp(rec->key, BTSTORE_NS_ROOT_KEY, rec->key_len) != 0)
+		return BT_EPROTO;
+	*enc = data;
+	*enc_len = n;
+	return BT_OK;
+}
+
+int
+btapi_repl_blocks_reply_(const uint8_t *doc, size_t len, size_t asked,
+    const uint8_t **data, uint32_t *dlen, size_t *n)
+{
+	bson_iter_t it, ai;
+	bson_subtype_t sub;
+	const uint8_t *arr = NULL;
+	uint32_t alen = 0;
+	bson_t b;
+	size_t i = 0;
+
+	*n = 0;
+	if (!bson_init_static(&b, doc, len) ||
+	    !bson_iter_init_find(&it, &b, "blocks") ||
+	    !BSON_ITER_HOLDS_ARRAY(&it))
+		return BT_EPROTO;
+	/* libbson does not check an embedded document's final byte */
+	bson_iter_array(&it, &alen, &arr);
+	if (arr == NULL || alen < 5 || arr[alen - 1] != 0 ||
+	    !bson_iter_recurse(&it, &ai))
+		return BT_EPROTO;
+	while (bson_iter_next(&ai)) {
+		if (i == asked)
+			return BT_EPROTO;	/* more than asked */
+		data[i] = NULL;
+		dlen[i] = 0;
+		if (BSON_ITER_HOLDS_BINARY(&ai)) {
+			bson_iter_binary(&ai, &sub, &dlen[i], &data[i]);
+			if (dlen[i] == 0 || dlen[i] > BTSTORE_BLOCK_MAX)
+				return BT_EPROTO;
+		} else if (!BSON_ITER_HOLDS_NULL(&ai))
+			return BT_EPROTO;
+		i++;
+	}
+	/* a walk that stopped at a broken element is a broken reply */
+	if (ai.err_off != 0)
+		return BT_EPROTO;
+	*n = i;
+	return BT_OK;
+}
+
 /* ---- the replicator ----------------------------------------------------------- */
 
 struct job;
@@ -331,6 +471,7 @@ struct btapi_replicator {
 	uint8_t rec[BTCORE_RECORD_ENC_MAX];
 	size_t rec_len;
 	/* fetching */
+	uint64_t fetched, from_owner;	/* blocks, since the start */
 	struct job *jobs;
 	size_t njobs;
 	struct fresh fresh[FRESH_MAX];
@@ -354,22 +495,42 @@ struct job {
 	struct btapi_fetch *waiters;
 	struct idset seen, dirs_seen;
 	struct worklist q, dirs;
-	size_t inflight, fetched, present, window;
-	uint64_t pause;			/* ms: no new get before */
+	size_t inflight;		/* callbacks to come: gets, calls */
+	size_t dht_inflight, window;	/* DHT gets */
+	size_t fetched, present, from_owner;
+	uint64_t pause;			/* ms: no new DHT get before */
 	struct pace pace;
 	struct event *retry;
 	int done;			/* finished: waiting for gets to end */
-	int rec_pending;
 	struct event *timer;
 	struct event *progress;
-	uint8_t rec[BTCORE_RECORD_ENC_MAX];
+	/* the root record: asked of the DHT and of the owner at once */
+	int rec_pending;		/* the DHT's answer is to come */
+	int drec_pending;		/* the owner's answer is to come */
+	int rooted;			/* a record was chosen */
+	int dht_status;			/* the DHT's answer, once in */
+	uint8_t rec[BTCORE_RECORD_ENC_MAX];	/* chosen; the DHT's before */
 	size_t rec_len;
+	uint8_t drec[BTCORE_RECORD_ENC_MAX];	/* the owner's */
+	size_t drec_len;
 	uint64_t seq;
+	/* direct fetches from the owner */
+	struct bt_id owner;
+	int direct;			/* 1 while the owner answers */
+	size_t dinflight;		/* calls in flight */
+	size_t dids;			/* ids a call, now */
 };
 
 struct get {
 	struct job *f;
 	struct work w;
+};
+
+/* One "blocks" call to the owner. */
+struct dcall {
+	struct job *f;
+	size_t n;
+	struct work w[DIRECT_IDS_MAX];
 };
 
 struct put {
@@ -858,6 +1019,13 @@ job_progress(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* No callback is to come: the job may go. */
+static int
+job_idle(const struct job *f)
+{
+	return f->inflight == 0 && !f->rec_pending && !f->drec_pending;
+}
+
 /* Tell every caller, end the fetch (freed when no get is left). */
 static void
 fetch_finish(struct job *f, int rc)
@@ -877,8 +1045,9 @@ fetch_finish(struct job *f, int rc)
 	if (rc == BT_OK) {
 		fresh_mark(f->r, &f->ns);
 		rlog(f->r, BTAPI_LOG_INFO, "fetched /%s at sequence %llu: %zu "
-		    "blocks from the network, %zu already here", f->hex,
-		    (unsigned long long)f->seq, f->fetched, f->present);
+		    "blocks from the network (%zu from its owner), %zu "
+		    "already here", f->hex, (unsigned long long)f->seq,
+		    f->fetched, f->from_owner, f->present);
 	} else
 		rlog(f->r, BTAPI_LOG_WARN, "fetching /%s failed after %zu "
 		    "blocks: %s", f->hex, f->fetched, btapi_strerror(rc));
@@ -890,7 +1059,7 @@ fetch_finish(struct job *f, int rc)
 			w->done(w->arg, rc);
 		free(w);
 	}
-	if (f->inflight == 0 && !f->rec_pending)
+	if (job_idle(f))
 		job_free(f);
 }
 
@@ -912,18 +1081,41 @@ fetch_have(struct job *f, const struct work *w, const uint8_t *data,
 	return node_children(data, len, &f->seen, &f->q);
 }
 
+/* A failed block: again at the end of the queue, or the end of the fetch
+ * after FETCH_TRIES.  0 when the fetch goes on. */
+static int
+fetch_again(struct job *f, struct work *w, int rc)
+{
+	char hex[BT_ID_HEX_LEN + 1];
+
+	if (++w->tries >= FETCH_TRIES) {
+		rlog(f->r, BTAPI_LOG_WARN, "block %s of /%s: %s",
+		    btcore_id_to_hex(&w->id, hex), f->hex, btapi_strerror(rc));
+		fetch_finish(f, rc == BT_ETIMEDOUT ? rc : BT_ENOTFOUND);
+		return -1;
+	}
+	if (wl_push(&f->q, &w->id, w->tag) != BT_OK) {
+		fetch_finish(f, BT_ENOMEM);
+		return -1;
+	}
+	f->q.w[f->q.n - 1].tries = w->tries;
+	f->q.w[f->q.n - 1].dht = 1;
+	f->pause = now_ms() + retry_delay(w->tries);
+	return 0;
+}
+
 static void
 get_cb(void *arg, const struct btnet_dht_result *res)
 {
 	struct get *g = arg;
 	struct job *f = g->f;
 	struct btapi_replicator *r = f->r;
-	char hex[BT_ID_HEX_LEN + 1];
 	int rc;
 
 	f->inflight--;
+	f->dht_inflight--;
 	if (f->done || res->status == BT_ECLOSED || r->stopped) {
-		if (f->done && f->inflight == 0 && !f->rec_pending)
+		if (f->done && job_idle(f))
 			job_free(f);
 		free(g);
 		return;
@@ -936,6 +1128,7 @@ get_cb(void *arg, const struct btnet_dht_result *res)
 		    res->value_len, 0);
 		if (rc == BT_OK) {
 			f->fetched++;
+			r->fetched++;
 			rc = fetch_have(f, &g->w, res->value, res->value_len);
 			if (rc != BT_OK) {
 				free(g);
@@ -944,26 +1137,169 @@ get_cb(void *arg, const struct btnet_dht_result *res)
 			}
 		}
 	}
-	if (rc != BT_OK) {
-		if (++g->w.tries >= FETCH_TRIES) {
-			rlog(r, BTAPI_LOG_WARN, "block %s of /%s: %s",
-			    btcore_id_to_hex(&g->w.id, hex), f->hex,
-			    btapi_strerror(rc));
-			free(g);
-			fetch_finish(f, rc == BT_ETIMEDOUT ? rc : BT_ENOTFOUND);
-			return;
-		}
-		/* again, at the end of the queue */
-		if (wl_push(&f->q, &g->w.id, g->w.tag) != BT_OK) {
-			free(g);
-			fetch_finish(f, BT_ENOMEM);
-			return;
-		}
-		f->q.w[f->q.n - 1].tries = g->w.tries;
-		f->pause = now_ms() + retry_delay(g->w.tries);
+	if (rc != BT_OK && fetch_again(f, &g->w, rc) != 0) {
+		free(g);
+		return;
 	}
 	free(g);
 	fetch_pump(f);
+}
+
+/* Stop asking the owner: what is left comes from the DHT. */
+static void
+direct_off(struct job *f, const char *why)
+{
+	if (!f->direct)
+		return;
+	f->direct = 0;
+	rlog(f->r, BTAPI_LOG_INFO, "fetching /%s: the owner %s; the rest "
+	    "comes from the DHT", f->hex, why);
+}
+
+/* The blocks of a reply to "blocks": stored, and the rest queued again. */
+static int
+dcall_take(struct job *f, struct dcall *d, const uint8_t *doc, size_t len)
+{
+	struct btapi_replicator *r = f->r;
+	struct btstore_block blocks[DIRECT_IDS_MAX];
+	const uint8_t *data[DIRECT_IDS_MAX];
+	uint32_t dlen[DIRECT_IDS_MAX];
+	size_t i, n = 0, nb = 0, bytes = 0;
+	int rc;
+
+	if ((rc = btapi_repl_blocks_reply_(doc, len, d->n, data, dlen,
+	    &n)) != BT_OK)
+		return rc;
+	for (i = 0; i < n; i++)
+		if (data[i] != NULL) {
+			blocks[nb].id = d->w[i].id;
+			blocks[nb].data = data[i];
+			blocks[nb].len = dlen[i];
+			nb++;
+			bytes += dlen[i];
+		}
+	/* one transaction; each block is checked against its id */
+	if (nb > 0 && (rc = btstore_block_put_many(r->cfg.store, blocks, nb, 0,
+	    NULL)) != BT_OK)
+		return rc;
+	for (i = 0; i < d->n; i++) {
+		if (i < n && data[i] != NULL) {
+			f->fetched++;
+			f->from_owner++;
+			r->fetched++;
+			r->from_owner++;
+			if ((rc = fetch_have(f, &d->w[i], data[i],
+			    dlen[i])) != BT_OK)
+				return rc;
+			continue;
+		}
+		/* null: the owner lacks it; left out: no room, ask again */
+		if ((rc = wl_push(&f->q, &d->w[i].id, d->w[i].tag)) != BT_OK)
+			return rc;
+		f->q.w[f->q.n - 1].tries = d->w[i].tries;
+		f->q.w[f->q.n - 1].dht = i < n;
+	}
+	/* ask for about as many as the last reply held */
+	if (n > 0 && nb > 0) {
+		i = DIRECT_REPLY_MAX / (bytes / nb + 64);
+		f->dids = i < 1 ? 1 : i > DIRECT_IDS_MAX ? DIRECT_IDS_MAX : i;
+	}
+	return BT_OK;
+}
+
+static void
+dcall_cb(void *arg, const struct btnet_rpc_result *res)
+{
+	struct dcall *d = arg;
+	struct job *f = d->f;
+	struct btapi_replicator *r = f->r;
+	size_t i;
+	int rc;
+
+	f->inflight--;
+	f->dinflight--;
+	if (f->done || res->status == BT_ECLOSED || r->stopped) {
+		if (f->done && job_idle(f))
+			job_free(f);
+		free(d);
+		return;
+	}
+	rc = res->status;
+	if (rc == BT_OK && (rc = dcall_take(f, d, res->reply,
+	    res->len)) != BT_OK && rc != BT_EVERIFY && rc != BT_EPROTO) {
+		free(d);
+		fetch_finish(f, rc);	/* a local error */
+		return;
+	}
+	if (rc != BT_OK) {
+		direct_off(f, rc == BT_EVERIFY ? "sent a block that is not "
+		    "what was asked" : rc == BT_EPROTO ? "sent a malformed "
+		    "reply" : btapi_strerror(rc));
+		for (i = 0; i < d->n; i++) {
+			if (wl_push(&f->q, &d->w[i].id, d->w[i].tag) !=
+			    BT_OK) {
+				free(d);
+				fetch_finish(f, BT_ENOMEM);
+				return;
+			}
+			f->q.w[f->q.n - 1].tries = d->w[i].tries;
+		}
+	}
+	free(d);
+	fetch_pump(f);
+}
+
+/* Ask the owner for the blocks of @p d. */
+static int
+dcall_send(struct job *f, struct dcall *d)
+{
+	uint8_t ids[DIRECT_IDS_MAX * BT_ID_LEN];
+	size_t i;
+	bson_t b;
+	int rc;
+
+	for (i = 0; i < d->n; i++)
+		memcpy(ids + i * BT_ID_LEN, d->w[i].id.b, BT_ID_LEN);
+	bson_init(&b);
+	BSON_APPEND_UTF8(&b, "op", "blocks");
+	BSON_APPEND_BINARY(&b, "ids", BSON_SUBTYPE_BINARY, ids,
+	    (uint32_t)(d->n * BT_ID_LEN));
+	rc = btnet_rpc_call(f->r->cfg.net, &f->owner, BTAPI_REPL_SCOPE,
+	    bson_get_data(&b), b.len, dcall_cb, d);
+	bson_destroy(&b);
+	if (rc == BT_OK) {
+		f->inflight++;
+		f->dinflight++;
+	}
+	return rc;
+}
+
+/*
+ * Send the call @p d (which it takes).  0: sent, or its blocks queued
+ * again (for the DHT when the owner cannot be asked); 1: stop pumping
+ * until a callback (too many requests, or the fetch ended).
+ */
+static int
+dcall_flush(struct job *f, struct dcall *d)
+{
+	size_t i;
+	int rc;
+
+	if ((rc = dcall_send(f, d)) == BT_OK)
+		return 0;
+	for (i = 0; i < d->n; i++) {
+		if (wl_push(&f->q, &d->w[i].id, d->w[i].tag) != BT_OK) {
+			free(d);
+			fetch_finish(f, BT_ENOMEM);
+			return 1;
+		}
+		f->q.w[f->q.n - 1].tries = d->w[i].tries;
+	}
+	free(d);
+	if (rc == BT_EAGAIN && f->inflight > 0)
+		return 1;
+	direct_off(f, btapi_strerror(rc));
+	return 0;
 }
 
 static void
@@ -977,66 +1313,118 @@ fetch_import(struct job *f)
 	fetch_finish(f, rc);
 }
 
+/* Start a DHT get of @p w: 0 started (or failed the fetch: f->done), 1
+ * not now (window, pace or pause: try again later). */
+static int
+fetch_dht(struct job *f, const struct work *w)
+{
+	struct btapi_replicator *r = f->r;
+	struct get *g;
+	uint64_t wait;
+	int rc;
+
+	if (f->dht_inflight >= f->window)
+		return 1;
+	if (f->pause > now_ms()) {
+		arm_at(f->retry, f->pause);
+		return 1;
+	}
+	if ((wait = pace_take(&f->pace, FETCH_RATE)) > 0) {
+		arm_at(f->retry, now_ms() + wait);
+		return 1;
+	}
+	rc = BT_ENOMEM;
+	if ((g = malloc(sizeof(*g))) == NULL ||
+	    (rc = btnet_dht_get_value(btnet_dht(r->cfg.net), &w->id, get_cb,
+	    g)) != BT_OK) {
+		free(g);
+		if (rc == BT_EAGAIN && f->inflight > 0)
+			return 1;	/* again when one ends */
+		fetch_finish(f, rc);
+		return 0;
+	}
+	g->f = f;
+	g->w = *w;
+	f->inflight++;
+	f->dht_inflight++;
+	return 0;
+}
+
 static void
 fetch_pump(struct job *f)
 {
 	struct btapi_replicator *r = f->r;
+	struct dcall *d = NULL;
 	struct work w;
-	struct get *g;
 	size_t len;
-	uint64_t wait;
 	int rc;
 
 	while (!f->done) {
-		if (wl_left(&f->q) > 0 && f->pause > now_ms()) {
-			if (f->inflight == 0)
-				arm_at(f->retry, f->pause);
-			return;
-		}
-		while (f->inflight < f->window && wl_left(&f->q) > 0) {
-			w = f->q.w[f->q.pos++];
+		while (wl_left(&f->q) > 0) {
+			w = f->q.w[f->q.pos];
 			if (f->seen.n > r->cfg.fetch_max_blocks) {
+				free(d);
 				fetch_finish(f, BT_ETOOBIG);
 				return;
 			}
 			rc = btstore_block_get(r->cfg.store, &w.id, r->blk,
 			    BTSTORE_BLOCK_MAX, &len);
 			if (rc == BT_OK) {
+				f->q.pos++;
 				if (w.tries == 0)
 					f->present++;
 				if ((rc = fetch_have(f, &w, r->blk,
 				    len)) != BT_OK) {
+					free(d);
 					fetch_finish(f, rc);
 					return;
 				}
 				continue;
 			}
 			if (rc != BT_ENOTFOUND && rc != BT_ECORRUPT) {
+				free(d);
 				fetch_finish(f, rc);
 				return;
 			}
-			if ((wait = pace_take(&f->pace, FETCH_RATE)) > 0) {
-				f->q.pos--;	/* again when a token is there */
-				arm_at(f->retry, now_ms() + wait);
-				return;
-			}
-			rc = BT_ENOMEM;
-			if ((g = malloc(sizeof(*g))) == NULL ||
-			    (rc = btnet_dht_get_value(btnet_dht(r->cfg.net),
-			    &w.id, get_cb, g)) != BT_OK) {
-				free(g);
-				if (rc == BT_EAGAIN && f->inflight > 0) {
-					f->q.pos--;	/* retry when one ends */
+			if (f->direct && !w.dht) {
+				if (d == NULL && f->dinflight >= DIRECT_WINDOW)
+					break;	/* when a call ends */
+				if (d == NULL) {
+					if ((d = malloc(sizeof(*d))) == NULL) {
+						fetch_finish(f, BT_ENOMEM);
+						return;
+					}
+					d->f = f;
+					d->n = 0;
+				}
+				d->w[d->n++] = w;
+				f->q.pos++;
+				if (d->n < f->dids)
+					continue;
+			} else {
+				if (fetch_dht(f, &w) != 0)
+					break;
+				if (f->done) {
+					free(d);
 					return;
 				}
-				fetch_finish(f, rc);
-				return;
+				f->q.pos++;
+				continue;
 			}
-			g->f = f;
-			g->w = w;
-			f->inflight++;
+			/* a full call */
+			rc = dcall_flush(f, d);
+			d = NULL;
+			if (rc != 0)
+				return;
 		}
-		if (f->inflight > 0)
+		if (d != NULL) {
+			rc = dcall_flush(f, d);
+			d = NULL;
+			if (rc != 0)
+				return;
+			continue;	/* sent, or queued again for the DHT */
+		}
+		if (f->inflight > 0 || wl_left(&f->q) > 0)
 			return;
 		if (wl_left(&f->dirs) == 0) {
 			fetch_import(f);
@@ -1065,45 +1453,41 @@ fetch_retry_cb(evutil_socket_t fd, short what, void *arg)
 	fetch_pump(arg);
 }
 
+/* Fetch from the root record @p buf (@p len bytes): decode and verify it,
+ * and walk from its directory when it is newer than the store's. */
 static void
-root_cb(void *arg, const struct btnet_dht_result *res)
+root_start(struct job *f, const uint8_t *buf, size_t len)
 {
-	struct job *f = arg;
 	struct btapi_replicator *r = f->r;
+	struct bt_record rec;
 	struct bt_id dir;
 	uint64_t have = 0;
 	int rc;
 
-	f->rec_pending = 0;
-	if (f->done || res->status == BT_ECLOSED || r->stopped) {
-		if (f->done && f->inflight == 0)
-			job_free(f);
-		return;
-	}
-	rc = res->status;
-	if (rc == BT_OK && (res->value_len > sizeof(f->rec) ||
-	    res->record == NULL))
-		rc = BT_EFORMAT;
-	if (rc != BT_OK) {
+	f->rooted = 1;
+	if (buf != f->rec)
+		memcpy(f->rec, buf, len);
+	f->rec_len = len;
+	if ((rc = btcore_record_decode(&rec, f->rec, f->rec_len)) != BT_OK) {
 		fetch_finish(f, rc);
 		return;
 	}
-	memcpy(f->rec, res->value, res->value_len);
-	f->rec_len = res->value_len;
-	f->seq = res->record->seq;
-	if (res->record->value_len != 1 + BT_ID_LEN ||
-	    res->record->value[0] != 1) {
+	if (memcmp(rec.pub.b, f->ns.b, sizeof(f->ns.b)) != 0 ||
+	    rec.key_len != sizeof(BTSTORE_NS_ROOT_KEY) - 1 ||
+	    memcmp(rec.key, BTSTORE_NS_ROOT_KEY, rec.key_len) != 0 ||
+	    rec.value_len != 1 + BT_ID_LEN || rec.value[0] != 1) {
 		fetch_finish(f, BT_EFORMAT);
 		return;
 	}
-	memcpy(dir.b, res->record->value + 1, BT_ID_LEN);
+	f->seq = rec.seq;
+	memcpy(dir.b, rec.value + 1, BT_ID_LEN);
 	rc = btstore_ns_root(r->cfg.store, &f->ns, NULL, 0, NULL, &have, NULL);
 	if ((rc == BT_OK || rc == BT_ERANGE) && have >= f->seq) {
 		fetch_finish(f, BT_OK);
 		return;
 	}
-	rlog(r, BTAPI_LOG_INFO, "fetching /%s at sequence %llu", f->hex,
-	    (unsigned long long)f->seq);
+	rlog(r, BTAPI_LOG_INFO, "fetching /%s at sequence %llu%s", f->hex,
+	    (unsigned long long)f->seq, f->direct ? " from its owner" : "");
 	if (idset_add(&f->seen, &dir) < 0 ||
 	    idset_add(&f->dirs_seen, &dir) < 0 ||
 	    wl_push(&f->q, &dir, T_NODE) != BT_OK ||
@@ -1112,6 +1496,109 @@ root_cb(void *arg, const struct btnet_dht_result *res)
 		return;
 	}
 	fetch_pump(f);
+}
+
+/*
+ * Choose the root record once the answers allow: the owner's when it
+ * gave one (it signs every sequence, so it holds the newest), else the
+ * DHT's once that is in.
+ */
+static void
+root_decide(struct job *f)
+{
+	if (f->rooted || f->done)
+		return;
+	if (f->direct) {
+		if (f->drec_pending)
+			return;
+		root_start(f, f->drec, f->drec_len);
+		return;
+	}
+	if (f->rec_pending)
+		return;
+	if (f->dht_status != BT_OK) {
+		fetch_finish(f, f->dht_status);
+		return;
+	}
+	root_start(f, f->rec, f->rec_len);
+}
+
+static void
+root_cb(void *arg, const struct btnet_dht_result *res)
+{
+	struct job *f = arg;
+	struct btapi_replicator *r = f->r;
+
+	f->rec_pending = 0;
+	if (f->done || res->status == BT_ECLOSED || r->stopped) {
+		if (f->done && job_idle(f))
+			job_free(f);
+		return;
+	}
+	if (f->rooted)
+		return;		/* the owner answered first */
+	f->dht_status = res->status;
+	if (res->status == BT_OK) {
+		if (res->value_len > sizeof(f->rec) || res->record == NULL)
+			f->dht_status = BT_EFORMAT;
+		else {
+			memcpy(f->rec, res->value, res->value_len);
+			f->rec_len = res->value_len;
+		}
+	}
+	root_decide(f);
+}
+
+/* The owner's answer to "root". */
+static void
+droot_cb(void *arg, const struct btnet_rpc_result *res)
+{
+	struct job *f = arg;
+	struct btapi_replicator *r = f->r;
+	struct bt_record rec;
+	const uint8_t *data = NULL;
+	size_t len = 0;
+	int rc;
+
+	f->drec_pending = 0;
+	if (f->done || res->status == BT_ECLOSED || r->stopped) {
+		if (f->done && job_idle(f))
+			job_free(f);
+		return;
+	}
+	rc = res->status;
+	if (rc == BT_OK)
+		rc = btapi_repl_root_reply_(res->reply, res->len, &f->ns, &rec,
+		    &data, &len);
+	if (rc != BT_OK) {
+		direct_off(f, rc == BTNET_EREMOTE && res->code ==
+		    BT_ENOTFOUND ? "does not hold it" : rc == BTNET_EREMOTE ?
+		    res->text : rc == BT_EPROTO ? "sent a malformed root "
+		    "record" : btapi_strerror(rc));
+	} else {
+		memcpy(f->drec, data, len);
+		f->drec_len = len;
+	}
+	root_decide(f);
+}
+
+/* Ask the owner for the namespace's root record. */
+static int
+droot_ask(struct job *f)
+{
+	bson_t b;
+	int rc;
+
+	bson_init(&b);
+	BSON_APPEND_UTF8(&b, "op", "root");
+	BSON_APPEND_BINARY(&b, "ns", BSON_SUBTYPE_BINARY, f->ns.b,
+	    sizeof(f->ns.b));
+	rc = btnet_rpc_call(f->r->cfg.net, &f->owner, BTAPI_REPL_SCOPE,
+	    bson_get_data(&b), b.len, droot_cb, f);
+	bson_destroy(&b);
+	if (rc == BT_OK)
+		f->drec_pending = 1;
+	return rc;
 }
 
 int
@@ -1170,11 +1657,17 @@ btapi_replicator_fetch(struct btapi_replicator *r, const struct bt_pubkey *ns,
 		f->window = FETCH_WINDOW;
 		btcore_id_to_hex((const struct bt_id *)(const void *)ns,
 		    f->hex);
+		f->dids = DIRECT_IDS_FIRST;
+		if ((rc = btcore_id_hash(&f->owner, ns->b,
+		    sizeof(ns->b))) != BT_OK)
+			goto out;
 		if ((rc = btnet_dht_record_get(btnet_dht(r->cfg.net), ns,
 		    BTSTORE_NS_ROOT_KEY, sizeof(BTSTORE_NS_ROOT_KEY) - 1,
 		    root_cb, f)) != BT_OK)
 			goto out;
 		f->rec_pending = 1;
+		/* the owner too (a node's namespace is its key's) */
+		f->direct = droot_ask(f) == BT_OK;
 		tv.tv_sec = (time_t)(r->cfg.fetch_timeout_ms / 1000);
 		tv.tv_usec = (suseconds_t)(r->cfg.fetch_timeout_ms % 1000) *
 		    1000;
@@ -1247,8 +1740,77 @@ status_doc(struct btapi_replicator *r, bson_t *b)
 	BSON_APPEND_INT64(b, "dht_bytes", (int64_t)held_bytes);
 	BSON_APPEND_INT64(b, "published_seq", (int64_t)r->published_seq);
 	BSON_APPEND_INT32(b, "fetches", (int32_t)r->njobs);
+	BSON_APPEND_INT64(b, "fetched_blocks", (int64_t)r->fetched);
+	BSON_APPEND_INT64(b, "fetched_from_owner", (int64_t)r->from_owner);
 	BSON_APPEND_INT64(b, "uptime", (int64_t)(time(NULL) - r->started));
 	return BT_OK;
+}
+
+/* {op: "root", ns: <32 bytes>}: the namespace's root record, as held. */
+static int
+root_doc(struct btapi_replicator *r, const uint8_t *args, size_t len,
+    bson_t *b)
+{
+	uint8_t rec[BTCORE_RECORD_ENC_MAX];
+	struct bt_pubkey ns;
+	size_t rlen;
+	int rc;
+
+	if ((rc = btapi_repl_root_args_(args, len, &ns)) != BT_OK)
+		return rc;
+	if ((rc = btstore_ns_root(r->cfg.store, &ns, rec, sizeof(rec), &rlen,
+	    NULL, NULL)) != BT_OK)
+		return rc;
+	BSON_APPEND_BINARY(b, "rec", BSON_SUBTYPE_BINARY, rec,
+	    (uint32_t)rlen);
+	return BT_OK;
+}
+
+/*
+ * {op: "blocks", ids: <1..DIRECT_IDS_MAX ids of 32 bytes>}: {blocks:
+ * [...]}, in the order asked, each the block's bytes or null when this
+ * node does not hold it; the array ends early when the next block would
+ * not fit one message.  Blocks are content addressed and public: any
+ * stored block is served (verified as it is read).
+ */
+static int
+blocks_doc(struct btapi_replicator *r, const uint8_t *args, size_t len,
+    bson_t *b)
+{
+	struct btstore_view *v = NULL;
+	struct bt_id id;
+	const uint8_t *ids;
+	const void *data;
+	size_t i, n, dlen, total = 0;
+	bson_t arr;
+	char key[16];
+	const char *k;
+	int rc;
+
+	if ((rc = btapi_repl_blocks_args_(args, len, &ids, &n)) != BT_OK)
+		return rc;
+	if ((rc = btstore_view_begin(r->cfg.store, &v)) != BT_OK)
+		return rc;
+	BSON_APPEND_ARRAY_BEGIN(b, "blocks", &arr);
+	for (i = 0; i < n; i++) {
+		memcpy(id.b, ids + i * BT_ID_LEN, BT_ID_LEN);
+		rc = btstore_view_block_get(v, &id, &data, &dlen);
+		if (rc != BT_OK && rc != BT_ENOTFOUND && rc != BT_ECORRUPT)
+			break;
+		if (rc == BT_OK && total + dlen + 64 > DIRECT_REPLY_MAX)
+			break;		/* asked again */
+		(void)bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
+		if (rc == BT_OK) {
+			BSON_APPEND_BINARY(&arr, k, BSON_SUBTYPE_BINARY, data,
+			    (uint32_t)dlen);
+			total += dlen + 64;
+		} else
+			BSON_APPEND_NULL(&arr, k);
+		rc = BT_OK;
+	}
+	bson_append_array_end(b, &arr);
+	btstore_view_end(v);
+	return rc == BT_ENOTFOUND || rc == BT_ECORRUPT ? BT_OK : rc;
 }
 
 int
@@ -1273,10 +1835,16 @@ btapi_replicator_answer(struct btapi_replicator *r, const struct bt_id *from,
 		op = bson_iter_utf8(&it, NULL);
 	if (op == NULL)
 		return BT_EFORMAT;
-	if (strcmp(op, "status") != 0)
-		return BT_EUNSUPPORTED;
 	bson_init(&b);
-	if ((rc = status_doc(r, &b)) == BT_OK) {
+	if (strcmp(op, "status") == 0)
+		rc = status_doc(r, &b);
+	else if (strcmp(op, "root") == 0)
+		rc = root_doc(r, args, len, &b);
+	else if (strcmp(op, "blocks") == 0)
+		rc = blocks_doc(r, args, len, &b);
+	else
+		rc = BT_EUNSUPPORTED;
+	if (rc == BT_OK) {
 		rc = BT_ENOMEM;
 		if ((*reply = malloc(b.len)) != NULL) {
 			memcpy(*reply, bson_get_data(&b), b.len);
@@ -1303,7 +1871,8 @@ net_rpc(void *arg, struct btnet_rpc_req *req, const struct bt_id *from,
 		rc = btnet_rpc_reply(req, reply, rlen);
 	else
 		rc = btnet_rpc_error(req, rc, rc == BT_EUNSUPPORTED ?
-		    "unknown op: the scope \"node\" answers status" :
+		    "unknown op: the scope \"node\" answers status, root "
+		    "and blocks" :
 		    btapi_strerror(rc));
 	if (rc != BT_OK)
 		rlog(r, BTAPI_LOG_DEBUG, "could not answer a node request: %s",

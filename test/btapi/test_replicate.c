@@ -5,7 +5,9 @@
  * which fetches A's namespace from the DHT first, with progress events;
  * a namespace nobody publishes fails clearly, a fetch that outlives its
  * time limit fails with BT_ETIMEDOUT, and the "node" scope answers
- * locally and over the network.
+ * locally and over the network.  Blocks come straight from the owner
+ * ("node" scope, ops root and blocks); an owner that sends wrong blocks
+ * or does not answer leaves the fetch to the DHT.
  */
 #include <check.h>
 #include <signal.h>
@@ -241,6 +243,28 @@ down(void)
 	base = NULL;
 }
 
+/* The integer @p key of node @p i's "node" status. */
+static int64_t
+status_i64(int i, const char *key)
+{
+	uint8_t *doc = NULL;
+	size_t len = 0;
+	bson_iter_t it;
+	bson_t args, b;
+	int64_t v = -1;
+
+	bson_init(&args);
+	BSON_APPEND_UTF8(&args, "op", "status");
+	ck_assert_int_eq(btapi_replicator_answer(N[i].repl, &N[i].id,
+	    bson_get_data(&args), args.len, &doc, &len), BT_OK);
+	bson_destroy(&args);
+	ck_assert(bson_init_static(&b, doc, len));
+	ck_assert(bson_iter_init_find(&it, &b, key));
+	v = bson_iter_int64(&it);
+	btapi_free(doc);
+	return v;
+}
+
 /* The published sequence node @p i reports in its "node" status. */
 static int64_t
 published(int i)
@@ -455,6 +479,10 @@ START_TEST(read_through_other_node)
 	free(got);
 	ck_assert_int_gt(progress_events, 0);
 	ck_assert_uint_gt(progress_blocks, 1);
+	/* A answered: every block came straight from the owner */
+	ck_assert_int_gt(status_i64(1, "fetched_blocks"), 12);
+	ck_assert_int_eq(status_i64(1, "fetched_from_owner"),
+	    status_i64(1, "fetched_blocks"));
 	/* now held by B: stat and list answer at once */
 	snprintf(path, sizeof(path), "%s/docs/small", N[0].home);
 	ck_assert_int_eq(stat_b(path, &st), BT_OK);
@@ -517,6 +545,211 @@ START_TEST(fetch_timeout)
 	write_on_a("/docs/big", 4u << 20);
 	snprintf(path, sizeof(path), "%s/docs/big", N[0].home);
 	ck_assert_int_eq(stat_b(path, NULL), BT_ETIMEDOUT);
+	down();
+}
+END_TEST
+
+
+/* {op: "root"} and {op: "blocks"} of the "node" scope, answered locally. */
+static int
+answer(int i, bson_t *args, bson_t *out, uint8_t **doc)
+{
+	size_t len = 0;
+	int rc;
+
+	*doc = NULL;
+	rc = btapi_replicator_answer(N[i].repl, &N[i].id, bson_get_data(args),
+	    args->len, doc, &len);
+	bson_destroy(args);
+	if (rc == BT_OK)
+		ck_assert(bson_init_static(out, *doc, len));
+	return rc;
+}
+
+START_TEST(node_blocks_op)
+{
+	uint8_t ids[8 * BT_ID_LEN], rec[BTCORE_RECORD_ENC_MAX], *doc;
+	uint8_t *data;
+	const uint8_t *bin;
+	uint32_t blen;
+	bson_subtype_t sub;
+	bson_iter_t it, ai;
+	bson_t args, b;
+	struct bt_id id;
+	size_t i, rlen, n;
+
+	up(30000);
+	/* root: A's record as A holds it; B holds none of A */
+	ck_assert_int_eq(btstore_ns_root(N[0].st, &N[0].sg.pub, rec,
+	    sizeof(rec), &rlen, NULL, NULL), BT_OK);
+	bson_init(&args);
+	BSON_APPEND_UTF8(&args, "op", "root");
+	BSON_APPEND_BINARY(&args, "ns", BSON_SUBTYPE_BINARY, N[0].sg.pub.b,
+	    32);
+	ck_assert_int_eq(answer(0, &args, &b, &doc), BT_OK);
+	ck_assert(bson_iter_init_find(&it, &b, "rec"));
+	bson_iter_binary(&it, &sub, &blen, &bin);
+	ck_assert_uint_eq(blen, rlen);
+	ck_assert_mem_eq(bin, rec, rlen);
+	btapi_free(doc);
+	bson_init(&args);
+	BSON_APPEND_UTF8(&args, "op", "root");
+	BSON_APPEND_BINARY(&args, "ns", BSON_SUBTYPE_BINARY, N[0].sg.pub.b,
+	    32);
+	ck_assert_int_eq(answer(1, &args, &b, &doc), BT_ENOTFOUND);
+	bson_init(&args);
+	BSON_APPEND_UTF8(&args, "op", "root");
+	BSON_APPEND_BINARY(&args, "ns", BSON_SUBTYPE_BINARY, N[0].sg.pub.b,
+	    31);
+	ck_assert_int_eq(answer(0, &args, &b, &doc), BT_EFORMAT);
+	/* blocks: eight of the largest size; the fourth would not fit one
+	   message, so three come back, then a null for an absent block */
+	ck_assert_ptr_nonnull(data = malloc(BTCORE_BLOCK_MAX));
+	for (i = 0; i < 8; i++) {
+		memset(data, (int)i + 1, BTCORE_BLOCK_MAX);
+		ck_assert_int_eq(btcore_id_hash(&id, data, BTCORE_BLOCK_MAX),
+		    BT_OK);
+		ck_assert_int_eq(btstore_block_put(N[0].st, &id, data,
+		    BTCORE_BLOCK_MAX, 0), BT_OK);
+		memcpy(ids + i * BT_ID_LEN, id.b, BT_ID_LEN);
+	}
+	bson_init(&args);
+	BSON_APPEND_UTF8(&args, "op", "blocks");
+	BSON_APPEND_BINARY(&args, "ids", BSON_SUBTYPE_BINARY, ids,
+	    sizeof(ids));
+	ck_assert_int_eq(answer(0, &args, &b, &doc), BT_OK);
+	ck_assert(bson_iter_init_find(&it, &b, "blocks"));
+	ck_assert(bson_iter_recurse(&it, &ai));
+	for (n = 0; bson_iter_next(&ai); n++) {
+		ck_assert(BSON_ITER_HOLDS_BINARY(&ai));
+		bson_iter_binary(&ai, &sub, &blen, &bin);
+		ck_assert_uint_eq(blen, BTCORE_BLOCK_MAX);
+		ck_assert_uint_eq(bin[0], n + 1);
+	}
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_lt(b.len, BT_MSG_MAX - 1024);
+	btapi_free(doc);
+	memset(ids + BT_ID_LEN, 0xee, BT_ID_LEN);	/* nobody's block */
+	bson_init(&args);
+	BSON_APPEND_UTF8(&args, "op", "blocks");
+	BSON_APPEND_BINARY(&args, "ids", BSON_SUBTYPE_BINARY, ids + 4 *
+	    BT_ID_LEN, BT_ID_LEN);
+	BSON_APPEND_BINARY(&args, "x", BSON_SUBTYPE_BINARY, ids, 1);
+	ck_assert_int_eq(answer(0, &args, &b, &doc), BT_OK);
+	ck_assert(bson_iter_init_find(&it, &b, "blocks"));
+	ck_assert(bson_iter_recurse(&it, &ai));
+	ck_assert(bson_iter_next(&ai) && BSON_ITER_HOLDS_BINARY(&ai));
+	ck_assert(!bson_iter_next(&ai));
+	btapi_free(doc);
+	bson_init(&args);
+	BSON_APPEND_UTF8(&args, "op", "blocks");
+	BSON_APPEND_BINARY(&args, "ids", BSON_SUBTYPE_BINARY, ids, 64);
+	ck_assert_int_eq(answer(0, &args, &b, &doc), BT_OK);
+	ck_assert(bson_iter_init_find(&it, &b, "blocks"));
+	ck_assert(bson_iter_recurse(&it, &ai));
+	ck_assert(bson_iter_next(&ai) && BSON_ITER_HOLDS_BINARY(&ai));
+	ck_assert(bson_iter_next(&ai) && BSON_ITER_HOLDS_NULL(&ai));
+	ck_assert(!bson_iter_next(&ai));
+	btapi_free(doc);
+	/* bad requests */
+	bson_init(&args);
+	BSON_APPEND_UTF8(&args, "op", "blocks");
+	BSON_APPEND_BINARY(&args, "ids", BSON_SUBTYPE_BINARY, ids, 33);
+	ck_assert_int_eq(answer(0, &args, &b, &doc), BT_EFORMAT);
+	bson_init(&args);
+	BSON_APPEND_UTF8(&args, "op", "blocks");
+	BSON_APPEND_BINARY(&args, "ids", BSON_SUBTYPE_BINARY, ids, 0);
+	ck_assert_int_eq(answer(0, &args, &b, &doc), BT_EFORMAT);
+	free(data);
+	ck_assert_ptr_nonnull(data = calloc(65, BT_ID_LEN));
+	bson_init(&args);
+	BSON_APPEND_UTF8(&args, "op", "blocks");
+	BSON_APPEND_BINARY(&args, "ids", BSON_SUBTYPE_BINARY, data,
+	    65 * BT_ID_LEN);
+	ck_assert_int_eq(answer(0, &args, &b, &doc), BT_ETOOBIG);
+	free(data);
+	bson_init(&args);
+	BSON_APPEND_UTF8(&args, "op", "blocks");
+	ck_assert_int_eq(answer(0, &args, &b, &doc), BT_EFORMAT);
+	down();
+}
+END_TEST
+
+/*
+ * A "node" scope on A that answers "root" truly and "blocks" with bytes
+ * that are not the blocks asked (@p arg non-NULL), or nothing at all.
+ */
+static void
+liar(void *arg, struct btnet_rpc_req *req, const struct bt_id *from,
+    const char *scope, const uint8_t *args, size_t len)
+{
+	uint8_t rec[BTCORE_RECORD_ENC_MAX], junk[100];
+	bson_iter_t it;
+	bson_t a, b, arr;
+	size_t rlen, i, n;
+	char key[24];
+
+	(void)from;
+	(void)scope;
+	ck_assert(bson_init_static(&a, args, len));
+	ck_assert(bson_iter_init_find(&it, &a, "op"));
+	bson_init(&b);
+	if (strcmp(bson_iter_utf8(&it, NULL), "root") == 0) {
+		ck_assert_int_eq(btstore_ns_root(N[0].st, &N[0].sg.pub, rec,
+		    sizeof(rec), &rlen, NULL, NULL), BT_OK);
+		BSON_APPEND_BINARY(&b, "rec", BSON_SUBTYPE_BINARY, rec,
+		    (uint32_t)rlen);
+	} else {
+		ck_assert_ptr_nonnull(arg);
+		ck_assert(bson_iter_init_find(&it, &a, "ids"));
+		n = bson_iter_value(&it)->value.v_binary.data_len / BT_ID_LEN;
+		memset(junk, 0x5a, sizeof(junk));
+		BSON_APPEND_ARRAY_BEGIN(&b, "blocks", &arr);
+		for (i = 0; i < n; i++) {
+			snprintf(key, sizeof(key), "%zu", i);
+			BSON_APPEND_BINARY(&arr, key, BSON_SUBTYPE_BINARY,
+			    junk, sizeof(junk));
+		}
+		bson_append_array_end(&b, &arr);
+	}
+	ck_assert_int_eq(btnet_rpc_reply(req, bson_get_data(&b), b.len),
+	    BT_OK);
+	bson_destroy(&b);
+}
+
+START_TEST(owner_lies_or_is_silent)
+{
+	static const size_t big = 1u << 20;
+	char path[256];
+	uint8_t *got;
+	size_t len, i;
+	int64_t before;
+	int phase;
+
+	up(30000);
+	for (phase = 0; phase < 2; phase++) {
+		/* published: the blocks are in the DHT (at A: B keeps none) */
+		write_on_a(phase == 0 ? "/docs/one" : "/docs/two", big);
+		/* then A's "node" scope lies about blocks, or is gone */
+		ck_assert_int_eq(btnet_rpc_handle(N[0].net, "node",
+		    phase == 0 ? liar : NULL, phase == 0 ? &phase : NULL),
+		    BT_OK);
+		before = status_i64(1, "fetched_blocks");
+		run_for(phase == 0 ? 0 : 1100);	/* B's copy goes stale */
+		snprintf(path, sizeof(path), "%s/docs/%s", N[0].home,
+		    phase == 0 ? "one" : "two");
+		got = read_b(path, &len);
+		ck_assert_uint_eq(len, big);
+		for (i = 0; i < len; i++)
+			if (got[i] != (uint8_t)(i * 2654435761u >> 13))
+				ck_abort_msg("byte %zu differs", i);
+		free(got);
+		/* every block from the DHT; none of the liar's taken */
+		ck_assert_int_gt(status_i64(1, "fetched_blocks"), before);
+		ck_assert_int_eq(status_i64(1, "fetched_from_owner"), 0);
+		ck_assert_int_eq(btstore_ns_root(N[1].st, &N[0].sg.pub, NULL,
+		    0, NULL, NULL, NULL), BT_OK);
+	}
 	down();
 }
 END_TEST
@@ -595,6 +828,8 @@ suite_replicate(void)
 	tcase_add_test(tc, unknown_namespace);
 	tcase_add_test(tc, fetch_timeout);
 	tcase_add_test(tc, replicator_args);
+	tcase_add_test(tc, node_blocks_op);
+	tcase_add_test(tc, owner_lies_or_is_silent);
 	suite_add_tcase(s, tc);
 	return s;
 }

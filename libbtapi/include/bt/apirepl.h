@@ -10,18 +10,22 @@
  * round; going online publishes again.
  *
  * Fetching: btapi_replicator_fetch() gets the root record of another
- * namespace from the DHT and, when it is newer than what the store holds,
- * walks the directory and file trees from that root breadth first,
- * getting each block the store lacks (checked against its id), within a
+ * namespace from its owner (the node whose id is the SHA-256 of the
+ * namespace key), or from the DHT when the owner does not answer, and,
+ * when it is newer than what the store holds, walks the directory and
+ * file trees from that root breadth first, getting each block the store
+ * lacks (checked against its id) from the owner, several a call, or from
+ * the DHT when the owner lacks it, fails or sends a wrong block, within a
  * block budget and a time limit; then it imports the record, so the
  * namespace reads like a local one.  Concurrent fetches of one namespace
  * are one fetch.  Given to the API server (struct btapi_server_config's
  * replicator), it makes reads of other namespaces transparent: an op on
  * such a path waits for the fetch (blocktree-api(7), "progress" events).
  *
- * The scope "node": the replicator answers {op: "status"} for every
- * node over the network and, through the API server, for local programs
- * calling the node's own id.
+ * The scope "node": the replicator answers {op: "status"}, {op: "root",
+ * ns} and {op: "blocks", ids} (blocktree(7)) for every node over the
+ * network and, through the API server, for local programs calling the
+ * node's own id.
  *
  * Tree walks use explicit work lists, never recursion: trees come from
  * the network.  Everything runs on the caller's event loop, from that
@@ -175,11 +179,19 @@ BT_EXPORT void btapi_replicator_cancel(struct btapi_fetch *w);
  * Answer a message of the "node" scope: @p args (a BSON document of
  * @p len bytes, borrowed) from node @p from.  {op: "status"} answers
  * {version, node, home, online, peers, replication, keystore, blocks,
- * block_bytes, dht_items, dht_bytes, published_seq, fetches, uptime}.
+ * block_bytes, dht_items, dht_bytes, published_seq, fetches,
+ * fetched_blocks, fetched_from_owner, uptime}; {op: "root", ns: <32
+ * bytes>} answers {rec: <the root record's encoding>}; {op: "blocks",
+ * ids: <1..64 ids, concatenated>} answers {blocks: [<bytes> or null,
+ * ...]} in the order asked, ending early where the next block would not
+ * fit one message.
  * @param reply, rlen	out: the answer, a BSON document; caller owns,
  *		release with btapi_free(); NULL on failure.
  * @return BT_OK; BT_EINVAL (NULL); BT_EFORMAT (not a BSON document, no
- *	   op); BT_EUNSUPPORTED (an unknown op); BT_ENOMEM.
+ *	   op, a malformed ns or ids); BT_ETOOBIG (more than 64 ids);
+ *	   BT_ENOTFOUND (root: the store holds no such namespace);
+ *	   BT_EUNSUPPORTED (an unknown op); BT_ENOMEM; the store's read
+ *	   errors.
  * @since 0.1
  */
 BT_EXPORT BT_WUR int btapi_replicator_answer(struct btapi_replicator *r,
