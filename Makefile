@@ -89,13 +89,20 @@ $(B)/obj/$(1)/%.o: lib$(1)/src/%.c
 	    $(INC_ALL) -Ilib$(1)/src $$($(1)_ALLCFLAGS) $$(CPPFLAGS) \
 	    $$(BT_CFLAGS) $$(CFLAGS) -MMD -MP -c $$< -o $$@
 
-$$($(1)_A): $$($(1)_OBJS)
+# the list of objects, rewritten only when it changes (BT_ONLY_<lib>
+# changes it, and no file date records that)
+$(B)/obj/$(1).objs: FORCE
+	@mkdir -p $$(@D)
+	@echo $$($(1)_OBJS) > $$@.tmp
+	@cmp -s $$@.tmp $$@ || mv $$@.tmp $$@; rm -f $$@.tmp
+
+$$($(1)_A): $$($(1)_OBJS) $(B)/obj/$(1).objs
 	@mkdir -p $$(@D)
 	$(Q)rm -f $$@
 	$(E) '  AR   $$@'
-	$(Q)$$(AR) rcs $$@ $$^
+	$(Q)$$(AR) rcs $$@ $$($(1)_OBJS)
 
-$$($(1)_SO): $$($(1)_OBJS) lib$(1)/$(1).map $$(foreach d,$$($(1)_DEPS),$$($$(d)_SO))
+$$($(1)_SO): $$($(1)_OBJS) $(B)/obj/$(1).objs lib$(1)/$(1).map $$(foreach d,$$($(1)_DEPS),$$($$(d)_SO))
 	@mkdir -p $$(@D)
 	$(E) '  CC   $$@'
 	$(Q)$$(CC) -shared -Wl,-soname,$$($(1)_SONAME) \
