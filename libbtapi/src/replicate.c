@@ -65,6 +65,7 @@
 #define DIRECT_WINDOW	4	/* calls in flight, at most */
 #define DIRECT_IDS_MAX	BTAPI_REPL_IDS_MAX	/* ids a call, at most */
 #define DIRECT_IDS_FIRST 4	/* ids of the first calls */
+#define DIRECT_SLOW_MAX	3	/* calls timed out in a row: the DHT */
 /* the blocks of one reply, at most: what fits one message with room for
    the envelope */
 #define DIRECT_REPLY_MAX (BT_MSG_MAX - 4096)
@@ -517,7 +518,8 @@ struct job {
 	/* direct fetches from the owner */
 	struct bt_id owner;
 	int direct;			/* 1 while the owner answers */
-	size_t dinflight;		/* calls in flight */
+	int dslow;			/* calls timed out in a row */
+	size_t dinflight, dwindow;	/* calls in flight, at most */
 	size_t dids;			/* ids a call, now */
 };
 
@@ -1231,10 +1233,20 @@ dcall_cb(void *arg, const struct btnet_rpc_result *res)
 		fetch_finish(f, rc);	/* a local error */
 		return;
 	}
-	if (rc != BT_OK) {
-		direct_off(f, rc == BT_EVERIFY ? "sent a block that is not "
-		    "what was asked" : rc == BT_EPROTO ? "sent a malformed "
-		    "reply" : btapi_strerror(rc));
+	if (rc == BT_OK) {
+		f->dslow = 0;
+		if (f->dwindow < DIRECT_WINDOW)
+			f->dwindow++;
+	} else {
+		/* a busy owner answers late: ask it again, a call less at a
+		   time, and give up on it only when that keeps happening */
+		if (rc == BT_ETIMEDOUT && ++f->dslow < DIRECT_SLOW_MAX) {
+			if (f->dwindow > 1)
+				f->dwindow--;
+		} else
+			direct_off(f, rc == BT_EVERIFY ? "sent a block that is "
+			    "not what was asked" : rc == BT_EPROTO ? "sent a "
+			    "malformed reply" : btapi_strerror(rc));
 		for (i = 0; i < d->n; i++) {
 			if (wl_push(&f->q, &d->w[i].id, d->w[i].tag) !=
 			    BT_OK) {
@@ -1387,7 +1399,7 @@ fetch_pump(struct job *f)
 				return;
 			}
 			if (f->direct && !w.dht) {
-				if (d == NULL && f->dinflight >= DIRECT_WINDOW)
+				if (d == NULL && f->dinflight >= f->dwindow)
 					break;	/* when a call ends */
 				if (d == NULL) {
 					if ((d = malloc(sizeof(*d))) == NULL) {
@@ -1658,6 +1670,7 @@ btapi_replicator_fetch(struct btapi_replicator *r, const struct bt_pubkey *ns,
 		btcore_id_to_hex((const struct bt_id *)(const void *)ns,
 		    f->hex);
 		f->dids = DIRECT_IDS_FIRST;
+		f->dwindow = DIRECT_WINDOW;
 		if ((rc = btcore_id_hash(&f->owner, ns->b,
 		    sizeof(ns->b))) != BT_OK)
 			goto out;
