@@ -32,6 +32,7 @@
 #include <event2/event.h>
 
 #include <bt/apidht.h>
+#include <bt/apifeed.h>
 #include <bt/apigateway.h>
 #include <bt/apirepl.h>
 #include <bt/apiserver.h>
@@ -159,6 +160,7 @@ struct node {
 	struct btnet_dht_storage iface;
 	struct btnet *net;
 	struct btapi_replicator *repl;
+	struct btapi_feedsync *feeds;
 	struct btapi_server *api;
 	struct btapi_gateway *gw;
 	struct btapi_gateway_static *statics;
@@ -560,6 +562,7 @@ start(struct node *n)
 	struct btstore_options *so = NULL;
 	struct btnet_config nc;
 	struct btapi_replicator_config rc_;
+	struct btapi_feedsync_config fc;
 	struct btapi_server_config ac;
 	struct btapi_gateway_config gc;
 	struct bt_id id;
@@ -628,12 +631,23 @@ start(struct node *n)
 		    btapi_strerror(rc));
 		goto out;
 	}
+	/* serve feeds to other nodes, follow theirs */
+	btapi_feedsync_config_init(&fc);
+	fc.store = n->store;
+	fc.net = n->net;
+	fc.signer = &n->signer;
+	fc.log = repl_log;
+	if ((rc = btapi_feedsync_open(&n->feeds, n->base, &fc)) != BT_OK) {
+		btnode_log(BTNODE_LOG_ERROR, "feeds: %s", btapi_strerror(rc));
+		goto out;
+	}
 	btapi_server_config_init(&ac);
 	ac.socket_path = n->sock;
 	ac.store = n->store;
 	ac.net = n->net;
 	ac.signer = &n->signer;
 	ac.replicator = n->repl;
+	ac.feedsync = n->feeds;
 	if ((rc = btapi_server_open(&n->api, n->base, &ac)) != BT_OK) {
 		btnode_log(BTNODE_LOG_ERROR, "API socket %s: %s", n->sock,
 		    rc == BT_EEXIST ? "another node answers there" :
@@ -681,6 +695,7 @@ stop(struct node *n)
 	n->gw = NULL;
 	btapi_server_close(n->api);
 	n->api = NULL;
+	btapi_feedsync_stop(n->feeds);
 	btapi_replicator_stop(n->repl);
 	if (n->net != NULL) {
 		btnet_offline(n->net);
@@ -689,6 +704,8 @@ stop(struct node *n)
 	}
 	btnet_close(n->net);
 	n->net = NULL;
+	btapi_feedsync_free(n->feeds);
+	n->feeds = NULL;
 	btapi_replicator_free(n->repl);
 	n->repl = NULL;
 	btapi_dhtstore_free(n->dht);

@@ -18,6 +18,7 @@
 
 #include <event2/event.h>
 
+#include <bt/apifeed.h>
 #include <bt/apiserver.h>
 #include <bt/bag.h>
 #include <bt/feed.h>
@@ -347,6 +348,7 @@ struct xfollow {
 	uint64_t next_index;
 	uint64_t sw;			/* the store's watch */
 	struct event *ev;		/* the pump */
+	int synced;			/* kept current by the synchroniser */
 };
 
 struct xsub {
@@ -355,7 +357,8 @@ struct xsub {
 	struct bt_id channel;
 };
 
-enum xpkind { XP_RECORD_SET = 1, XP_RECORD_GET, XP_BAG_ADD, XP_BAG_QUERY };
+enum xpkind { XP_RECORD_SET = 1, XP_RECORD_GET, XP_BAG_ADD, XP_BAG_QUERY,
+    XP_FEED_HEAD, XP_FEED_GET, XP_FEED_FOLLOW };
 
 /* A request waiting for the network. */
 struct xpend {
@@ -365,6 +368,9 @@ struct xpend {
 	int64_t id;
 	enum xpkind kind;
 	uint64_t seq;
+	struct bt_pubkey feed;		/* XP_FEED_*: the feed */
+	int64_t index;			/* XP_FEED_GET: the entry; _FOLLOW:
+					   the first index */
 };
 
 struct xsrv {
@@ -372,6 +378,7 @@ struct xsrv {
 	struct btstore *st;
 	struct btnet *net;
 	const struct btcore_signer *signer;
+	struct btapi_feedsync *fs;	/* may be NULL */
 	struct xfollow *follows;
 	struct xsub *subs;
 	struct xpend *pends;
@@ -640,6 +647,38 @@ x_allowed(struct client *c, const struct btapi_xreq_ *r)
 
 /* ---- feeds ---------------------------------------------------------------- */
 
+static struct xpend *xpend_new(struct xsrv *x, struct client *c, int64_t id,
+    enum xpkind kind);
+static void xpend_free(struct xpend *p);
+
+/* A feed another node writes, reached through the synchroniser. */
+static int
+feed_remote(const struct xsrv *x, const struct bt_pubkey *k)
+{
+	return x->fs != NULL && memcmp(k->b, x->signer->pub.b, 32) != 0;
+}
+
+/* Wait for the synchroniser to fetch entry @p index (or the head) of
+ * @p k, then run @p done. */
+static int
+feed_fetch(struct client *c, int64_t id, const struct bt_pubkey *k,
+    enum xpkind kind, int64_t index, btapi_feedsync_cb done)
+{
+	struct xsrv *x = xsrv_of(c);
+	struct xpend *p;
+	int rc;
+
+	if ((p = xpend_new(x, c, id, kind)) == NULL)
+		return BT_ENOMEM;
+	p->feed = *k;
+	p->index = index;
+	rc = btapi_feedsync_fetch(x->fs, k, kind == XP_FEED_GET ?
+	    (uint64_t)index : BTAPI_FEEDSYNC_HEAD, done, p, NULL);
+	if (rc != BT_OK)
+		xpend_free(p);
+	return rc;
+}
+
 static void
 feed_key(struct client *c, const struct btapi_xreq_ *r, struct bt_pubkey *k)
 {
@@ -724,32 +763,52 @@ out:
 }
 
 static void
+feed_head_done(void *arg, int err)
+{
+	struct xpend *p = arg;
+	struct btstore_feed_info info;
+
+	if (p->x != NULL && p->c != NULL) {
+		/* what is held answers when the network could not */
+		if (err == BT_OK ||
+		    btstore_feed_info(p->x->st, &p->feed, &info) == BT_OK)
+			reply_head(p->c, p->id, &p->feed, p->x, 0, 0);
+		else
+			btapi_client_error_(p->c, p->id, err, NULL);
+	}
+	xpend_free(p);
+}
+
+static void
 op_feed_head(struct client *c, const struct btapi_xreq_ *r)
 {
 	struct bt_pubkey k;
 
 	feed_key(c, r, &k);
+	if (feed_remote(xsrv_of(c), &k) && feed_fetch(c, r->id, &k,
+	    XP_FEED_HEAD, 0, feed_head_done) == BT_OK)
+		return;
 	reply_head(c, r->id, &k, xsrv_of(c), 0, 0);
 }
 
-static void
-op_feed_get(struct client *c, const struct btapi_xreq_ *r)
+/* Answer with entry @p index of @p k held in the store; the error is
+ * returned, not sent. */
+static int
+feed_get_reply(struct client *c, int64_t id, struct xsrv *x,
+    const struct bt_pubkey *k, uint64_t index)
 {
-	struct xsrv *x = xsrv_of(c);
-	struct bt_pubkey k;
 	struct bt_log_entry e;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	bson_t b;
 	int rc = BT_ENOMEM;
 
-	feed_key(c, r, &k);
 	if ((buf = malloc(BTSTORE_FEED_PAYLOAD_MAX)) == NULL)
 		goto out;
-	if ((rc = btstore_feed_entry_get(x->st, &k, (uint64_t)r->index, 0, &e,
-	    buf, BTSTORE_FEED_PAYLOAD_MAX, &len)) != BT_OK)
+	if ((rc = btstore_feed_entry_get(x->st, k, index, 0, &e, buf,
+	    BTSTORE_FEED_PAYLOAD_MAX, &len)) != BT_OK)
 		goto out;
-	x_reply_begin(&b, r->id);
+	x_reply_begin(&b, id);
 	BSON_APPEND_INT64(&b, "index", (int64_t)e.index);
 	BSON_APPEND_INT64(&b, "length", (int64_t)e.head.length);
 	BSON_APPEND_BINARY(&b, "data", BSON_SUBTYPE_BINARY, buf,
@@ -757,6 +816,37 @@ op_feed_get(struct client *c, const struct btapi_xreq_ *r)
 	x_send(c, &b);
 out:
 	free(buf);
+	return rc;
+}
+
+static void
+feed_get_done(void *arg, int err)
+{
+	struct xpend *p = arg;
+	int rc;
+
+	if (p->x != NULL && p->c != NULL) {
+		rc = feed_get_reply(p->c, p->id, p->x, &p->feed,
+		    (uint64_t)p->index);
+		if (rc != BT_OK)
+			btapi_client_error_(p->c, p->id, rc == BT_ENOTFOUND &&
+			    err != BT_OK ? err : rc, NULL);
+	}
+	xpend_free(p);
+}
+
+static void
+op_feed_get(struct client *c, const struct btapi_xreq_ *r)
+{
+	struct xsrv *x = xsrv_of(c);
+	struct bt_pubkey k;
+	int rc;
+
+	feed_key(c, r, &k);
+	rc = feed_get_reply(c, r->id, x, &k, (uint64_t)r->index);
+	if (rc == BT_ENOTFOUND && feed_remote(x, &k))
+		rc = feed_fetch(c, r->id, &k, XP_FEED_GET, r->index,
+		    feed_get_done);
 	if (rc != BT_OK)
 		btapi_client_error_(c, r->id, rc, NULL);
 }
@@ -764,6 +854,8 @@ out:
 static void
 follow_free(struct xfollow *f)
 {
+	if (f->synced)
+		btapi_feedsync_unfollow(f->x->fs, &f->feed);
 	if (f->sw != 0)
 		x_ignore(btstore_unwatch(f->x->st, f->sw));
 	if (f->ev != NULL)
@@ -831,8 +923,11 @@ follow_changed(void *arg, int kind, int event, const void *key, size_t keylen)
 		event_active(f->ev, EV_TIMEOUT, 0);
 }
 
-static void
-op_feed_follow(struct client *c, const struct btapi_xreq_ *r)
+/* Follow @p feed for @p c from @p from on; the error is returned, not
+ * sent. */
+static int
+follow_start(struct client *c, int64_t id, const struct bt_pubkey *feed,
+    uint64_t from)
 {
 	struct xsrv *x = xsrv_of(c);
 	struct btstore_feed_info info;
@@ -852,8 +947,8 @@ op_feed_follow(struct client *c, const struct btapi_xreq_ *r)
 		goto out;
 	f->x = x;
 	f->c = c;
-	feed_key(c, r, &f->feed);
-	f->next_index = (r->have & BTAPI_XF_FROM_) ? (uint64_t)r->from : 0;
+	f->feed = *feed;
+	f->next_index = from;
 	if ((rc = btstore_feed_info(x->st, &f->feed, &info)) != BT_OK)
 		goto out;
 	rc = BT_ENOMEM;
@@ -863,10 +958,16 @@ op_feed_follow(struct client *c, const struct btapi_xreq_ *r)
 	if ((rc = btstore_watch(x->st, BTSTORE_TOPIC_FEED, f->feed.b, 32,
 	    follow_changed, f, &f->sw)) != BT_OK)
 		goto out;
+	if (feed_remote(x, &f->feed)) {
+		if ((rc = btapi_feedsync_follow(x->fs, &f->feed, from)) !=
+		    BT_OK)
+			goto out;
+		f->synced = 1;
+	}
 	f->id = ++x->next_id;
 	f->next = x->follows;
 	x->follows = f;
-	x_reply_begin(&b, r->id);
+	x_reply_begin(&b, id);
 	BSON_APPEND_INT64(&b, "follow", f->id);
 	BSON_APPEND_INT64(&b, "length", (int64_t)info.length);
 	x_send(c, &b);
@@ -876,6 +977,46 @@ op_feed_follow(struct client *c, const struct btapi_xreq_ *r)
 out:
 	if (f != NULL)
 		follow_free(f);
+	return rc;
+}
+
+static void
+feed_follow_done(void *arg, int err)
+{
+	struct xpend *p = arg;
+	struct btstore_feed_info info;
+	int rc;
+
+	if (p->x != NULL && p->c != NULL) {
+		rc = btstore_feed_info(p->x->st, &p->feed, &info);
+		if (rc == BT_OK)
+			rc = follow_start(p->c, p->id, &p->feed,
+			    (uint64_t)p->index);
+		else if (err != BT_OK)
+			rc = err;
+		if (rc != BT_OK)
+			btapi_client_error_(p->c, p->id, rc, NULL);
+	}
+	xpend_free(p);
+}
+
+static void
+op_feed_follow(struct client *c, const struct btapi_xreq_ *r)
+{
+	struct xsrv *x = xsrv_of(c);
+	struct btstore_feed_info info;
+	struct bt_pubkey k;
+	int64_t from = (r->have & BTAPI_XF_FROM_) ? r->from : 0;
+	int rc;
+
+	feed_key(c, r, &k);
+	if (feed_remote(x, &k) &&
+	    btstore_feed_info(x->st, &k, &info) == BT_ENOTFOUND)
+		/* not held yet: its head first */
+		rc = feed_fetch(c, r->id, &k, XP_FEED_FOLLOW, from,
+		    feed_follow_done);
+	else
+		rc = follow_start(c, r->id, &k, (uint64_t)from);
 	if (rc != BT_OK)
 		btapi_client_error_(c, r->id, rc, NULL);
 }
@@ -1810,6 +1951,7 @@ btapi_ext_open_(struct btapi_server *srv)
 	x->st = cfg->store;
 	x->net = cfg->net;
 	x->signer = cfg->signer;
+	x->fs = cfg->feedsync;
 	*btapi_server_ext_(srv) = x;
 	if (x->net != NULL) {
 		if ((rc = friends_load(x)) != BT_OK)

@@ -650,8 +650,9 @@ BT_EXPORT BT_WUR int btapi_feed_get(struct btapi *c,
  * @p fnarg, borrowed until unfollowed or closed) receives every entry the
  * node holds, then each new one, in index order.  @p cb receives the
  * follow id (or an error: BT_ENOTFOUND, BTAPI_ELIMIT after 64 follows).
- * Feeds are followed in the node's store: the node's own feed, and feeds
- * it holds.
+ * Another node's feed is fetched from its writer: its head first, then
+ * the entries missing, each verified; the node keeps it current while it
+ * is followed (bt/apifeed.h).
  * @return as btapi_feed_create().
  * @since 0.1
  */

@@ -42,6 +42,7 @@ struct event_base;
 struct btstore;
 struct btnet;
 struct btapi_replicator;
+struct btapi_feedsync;
 
 /** A running API server.  Opaque. */
 struct btapi_server;
@@ -78,6 +79,14 @@ struct btapi_server_config {
 					   for its fetch, with "progress"
 					   events; the "node" scope is
 					   answered for local callers */
+	struct btapi_feedsync *feedsync; /* may be NULL.  Set: feed-head,
+					   feed-get and feed-follow of a feed
+					   another node writes go through it
+					   (bt/apifeed.h): its head and the
+					   entries missing are fetched from
+					   the network first, and a follow
+					   keeps it current.  Close the
+					   server before stopping it */
 };
 
 /**
