@@ -39,7 +39,6 @@ enum btstore_db_ {
 	BTSTORE_DB_FRAGEXP_,	/* be64 expires || owner || block || idx -> "" */
 	BTSTORE_DB_FEED_,	/* feed key -> feed record (feed.c) */
 	BTSTORE_DB_FEEDENT_,	/* feed || be64 index -> entry record */
-	BTSTORE_DB_FEEDTREE_,	/* feed || u8 height || be64 start -> hash */
 	BTSTORE_DB_FEEDHEAD_,	/* feed || be64 length -> signed head */
 	BTSTORE_DB_FEEDFORK_,	/* feed || be64 length -> fork evidence */
 	BTSTORE_DB_RECORD_,	/* target -> stored record (recstore.c) */

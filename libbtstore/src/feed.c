@@ -4,19 +4,23 @@
  * Databases (keys start with the 32-byte feed key, so a feed's records
  * are one contiguous range):
  *   feed          feed -> feed record (flags, entries held, newest head)
- *   feed.entries  feed || be64 index -> entry record (payload inline)
- *   feed.tree     feed || u8 height || be64 start -> perfect subtree hash
- *                 (heights >= 1, feeds written here only; a height-0
- *                 hash is the leaf hash of the entry's payload hash)
- *   feed.heads    feed || be64 length -> every head held, in libbtcore's
- *                 encoding (the newest too)
+ *   feed.entries  feed || be64 index -> entry record (payload inline; for
+ *                 a feed written here also the hashes of the perfect
+ *                 subtrees the entry completes and, at the end of an
+ *                 append, the head signed for it: feed-internal.h)
+ *   feed.heads    feed || be64 length -> the other heads held, in
+ *                 libbtcore's encoding: every head of a followed feed
+ *                 (the newest too), and of a feed written here its empty
+ *                 head and heads taken in from elsewhere
  *   feed.forks    feed || be64 length -> fork evidence
  *
  * An append takes the accumulator of the stored tree (kept in memory from
  * the previous append when it still matches the stored head, else loaded
- * from the O(log n) subtrees that make up the tree), appends, stores the
- * subtrees it completes, signs the new head and writes it, all in one
- * transaction.
+ * from the O(log n) subtrees that make up the tree), appends, signs the
+ * new head, and writes the entry records (with the subtrees they complete
+ * and the head) and the feed record, all in one transaction.  Consecutive
+ * entries of a feed are neighbours in one database, so a single append
+ * changes one leaf page there and one in the feed records.
  */
 #include <bt/feed.h>
 
@@ -26,22 +30,12 @@
 #include "feed-internal.h"
 
 #define KLEN_IDX	(BT_ID_LEN + 8)
-#define KLEN_TREE	(BT_ID_LEN + 1 + 8)
 
 static void
 idx_key(uint8_t out[KLEN_IDX], const struct bt_pubkey *feed, uint64_t v)
 {
 	memcpy(out, feed->b, BT_ID_LEN);
 	btstore_put_be64_(out + BT_ID_LEN, v);
-}
-
-static void
-tree_key(uint8_t out[KLEN_TREE], const struct bt_pubkey *feed,
-    unsigned height, uint64_t start)
-{
-	memcpy(out, feed->b, BT_ID_LEN);
-	out[BT_ID_LEN] = (uint8_t)height;
-	btstore_put_be64_(out + BT_ID_LEN + 1, start);
 }
 
 static int
@@ -88,15 +82,58 @@ ent_load(struct btstore *st, MDB_txn *txn, const struct bt_pubkey *feed,
 	return btstore_feedent_decode_(v.mv_data, v.mv_size, e);
 }
 
-/* A held head, parsed (not signature-checked). */
+/* Entry record @p index of a feed written here, which holds every entry
+ * it signed: a missing one is damage, and so is one that does not carry
+ * what an entry at its index carries. */
 static int
-head_load(struct btstore *st, MDB_txn *txn, const struct bt_pubkey *feed,
+own_ent_load(struct btstore *st, MDB_txn *txn, const struct bt_pubkey *feed,
+    uint64_t index, struct btstore_feedent_ *e)
+{
+	int rc;
+
+	rc = ent_load(st, txn, feed, index, e);
+	if (rc == BT_ENOTFOUND)
+		return BT_ECORRUPT;
+	if (rc != BT_OK)
+		return rc;
+	if (!(e->flags & BTSTORE_FEEDENT_TREE_) || e->head_len <= index ||
+	    e->count != btstore_feed_ones_(index) ||
+	    ((e->flags & BTSTORE_FEEDENT_HEAD_) && e->head_len != index + 1))
+		return BT_ECORRUPT;
+	return BT_OK;
+}
+
+/*
+ * A held head of the feed of @p r, parsed (not signature-checked): the
+ * newest one from the feed record; one signed here from the entry that
+ * ends its append; any other from feed.heads.
+ */
+static int
+head_load(struct btstore *st, MDB_txn *txn, const struct btstore_feedrec_ *r,
     uint64_t length, struct bt_log_head *h)
 {
+	const struct bt_pubkey *feed = &r->head.feed;
+	struct btstore_feedent_ e;
 	uint8_t kb[KLEN_IDX];
 	MDB_val k = { sizeof(kb), kb }, v;
 	int rc, mrc;
 
+	if (length == r->head.length) {
+		*h = r->head;
+		return BT_OK;
+	}
+	if ((r->flags & BTSTORE_FEED_OWNED_) && length > 0 &&
+	    length < r->head.length) {
+		if ((rc = own_ent_load(st, txn, feed, length - 1, &e)) != BT_OK)
+			return rc;
+		if (e.flags & BTSTORE_FEEDENT_HEAD_) {
+			h->feed = *feed;
+			h->length = length;
+			h->root = e.root;
+			h->sig = e.sig;
+			return BT_OK;
+		}
+	}
 	idx_key(kb, feed, length);
 	mrc = mdb_get(txn, st->dbi[BTSTORE_DB_FEEDHEAD_], &k, &v);
 	if (mrc != MDB_SUCCESS)
@@ -114,34 +151,28 @@ struct sub_ctx {
 	const struct bt_pubkey *feed;
 };
 
-/* The stored tree as a btcore_merkle_subtree_fn: every hash asked for
- * must be there, so a missing one is damage. */
+/* The stored tree of a feed written here as a btcore_merkle_subtree_fn:
+ * a leaf is the leaf hash of its entry's payload hash, a perfect subtree
+ * above it is kept by the entry that completes it. */
 static int
 subtree_cb(void *ctx, uint64_t start, unsigned height, struct bt_id *out)
 {
 	struct sub_ctx *c = ctx;
 	struct btstore_feedent_ e;
-	uint8_t kb[KLEN_TREE];
-	MDB_val k = { sizeof(kb), kb }, v;
-	int rc, mrc;
+	uint64_t last;
+	int rc;
 
-	if (height == 0) {
-		rc = ent_load(c->st, c->txn, c->feed, start, &e);
-		if (rc == BT_ENOTFOUND)
-			return BT_ECORRUPT;
-		if (rc != BT_OK)
-			return rc;
+	if (height > BTSTORE_FEEDENT_COUNT_MAX_)
+		return BT_ECORRUPT;
+	last = start + ((uint64_t)1 << height) - 1;
+	if ((rc = own_ent_load(c->st, c->txn, c->feed, last, &e)) != BT_OK)
+		return rc;
+	if (height == 0)
 		return btcore_log_leaf_hash(out, &e.payload_hash);
-	}
-	tree_key(kb, c->feed, height, start);
-	mrc = mdb_get(c->txn, c->st->dbi[BTSTORE_DB_FEEDTREE_], &k, &v);
-	if (mrc == MDB_NOTFOUND)
+	/* the count check above makes count >= height for an aligned start */
+	if (e.count < height)
 		return BT_ECORRUPT;
-	if (mrc != MDB_SUCCESS)
-		return btstore_err_(c->st, mrc, "get feed tree");
-	if (v.mv_size != BT_ID_LEN)
-		return BT_ECORRUPT;
-	memcpy(out->b, v.mv_data, BT_ID_LEN);
+	memcpy(out->b, e.hashes + 32 * (size_t)(height - 1), BT_ID_LEN);
 	return BT_OK;
 }
 
@@ -200,7 +231,7 @@ ent_store(struct btstore_w_ *w, const struct bt_pubkey *feed, uint64_t index,
 	int mrc;
 
 	idx_key(kb, feed, index);
-	v.mv_size = btstore_feedent_size_(e->count, e->len);
+	v.mv_size = btstore_feedent_size_(e->flags, e->count, e->len);
 	v.mv_data = NULL;
 	mrc = mdb_put(w->txn, w->st->dbi[BTSTORE_DB_FEEDENT_], &k, &v,
 	    MDB_RESERVE);
@@ -341,23 +372,26 @@ struct append_arg {
 	uint64_t first;			/* out */
 };
 
+/* The perfect subtrees one leaf completes, heights 1, 2, ... in turn. */
 struct emit_ctx {
-	struct btstore_w_ *w;
-	const struct bt_pubkey *feed;
+	uint8_t hashes[32 * BTSTORE_FEEDENT_COUNT_MAX_];
+	unsigned count;
 };
 
-/* Keep each completed perfect subtree above the leaves. */
 static int
 emit_cb(void *ctx, uint64_t start, unsigned height, const struct bt_id *hash)
 {
 	struct emit_ctx *c = ctx;
-	uint8_t kb[KLEN_TREE];
 
+	(void)start;
 	if (height == 0)
 		return BT_OK;
-	tree_key(kb, c->feed, height, start);
-	return put_raw(c->w, BTSTORE_DB_FEEDTREE_, kb, sizeof(kb), hash->b,
-	    BT_ID_LEN, 0);
+	/* (the accumulator emits them in that order; anything else would
+	 * store a tree that does not add up) */
+	if (height != c->count + 1 || c->count >= BTSTORE_FEEDENT_COUNT_MAX_)
+		return BT_ECORRUPT;
+	memcpy(c->hashes + 32 * (size_t)c->count++, hash->b, BT_ID_LEN);
+	return BT_OK;
 }
 
 static int
@@ -403,26 +437,32 @@ append_fn(struct btstore_w_ *w, void *arg)
 	}
 	/* m moves on from here: valid again only at a new head */
 	ce->valid = 0;
-	ec.w = w;
-	ec.feed = feed;
+	memset(&e, 0, sizeof(e));
 	for (i = 0; i < a->n; i++) {
+		/* (the last entry is written once the head is signed) */
+		if (i > 0 && (rc = ent_store(w, feed, n0 + i - 1, &e)) != BT_OK)
+			goto out;
+		ec.count = 0;
 		if ((rc = btcore_log_leaf_hash(&leaf, &a->ph[i])) != BT_OK ||
 		    (rc = btcore_merkle_append(m, &leaf, emit_cb, &ec)) != BT_OK)
 			goto out;
-		memset(&e, 0, sizeof(e));
+		e.flags = BTSTORE_FEEDENT_TREE_;
 		e.payload_hash = a->ph[i];
 		e.head_len = end;
+		e.count = (uint8_t)ec.count;
+		e.hashes = ec.hashes;
 		e.payload = a->items[i].data;
 		e.len = a->items[i].len;
-		if ((rc = ent_store(w, feed, n0 + i, &e)) != BT_OK)
-			goto out;
 	}
 	if ((rc = btcore_merkle_root(m, &root)) != BT_OK ||
 	    (rc = btcore_log_head_sign(&r.head, a->signer, end, &root))
 	    != BT_OK)
 		goto out;
+	e.flags |= BTSTORE_FEEDENT_HEAD_;
+	e.root = root;
+	e.sig = r.head.sig;
 	r.held = end;
-	if ((rc = head_store(w, &r.head)) != BT_OK ||
+	if ((rc = ent_store(w, feed, end - 1, &e)) != BT_OK ||
 	    (rc = feed_store(w, &r)) != BT_OK ||
 	    (rc = emit_feed(w, feed)) != BT_OK)
 		goto out;
@@ -511,7 +551,7 @@ checked_head(struct btstore *st, const struct bt_pubkey *feed,
 		goto out;
 	if (newest)
 		*head = r.head;
-	else if ((rc = head_load(st, txn, feed, length, head)) != BT_OK)
+	else if ((rc = head_load(st, txn, &r, length, head)) != BT_OK)
 		goto out;
 	rc = btcore_log_head_verify(head);
 	if (rc == BT_EVERIFY) {
@@ -554,15 +594,12 @@ entry_read(struct btstore *st, MDB_txn *txn, const struct bt_pubkey *feed,
 
 	if ((rc = feed_load(st, txn, feed, &r)) != BT_OK)
 		return rc;
-	if ((rc = ent_load(st, txn, feed, index, e)) != BT_OK)
-		return rc;
 	if (r.flags & BTSTORE_FEED_OWNED_) {
 		hl = at_length != 0 ? at_length : r.head.length;
 		if (index >= hl || hl > r.head.length)
 			return BT_ENOTFOUND;
-		if (hl == r.head.length)
-			head = r.head;
-		else if ((rc = head_load(st, txn, feed, hl, &head)) != BT_OK)
+		if ((rc = own_ent_load(st, txn, feed, index, e)) != BT_OK ||
+		    (rc = head_load(st, txn, &r, hl, &head)) != BT_OK)
 			return rc;
 		sc.st = st;
 		sc.txn = txn;
@@ -573,13 +610,17 @@ entry_read(struct btstore *st, MDB_txn *txn, const struct bt_pubkey *feed,
 		if (rc != BT_OK)
 			return rc;
 	} else {
+		if ((rc = ent_load(st, txn, feed, index, e)) != BT_OK)
+			return rc;
+		if (e->flags != 0)
+			return BT_ECORRUPT;
 		hl = e->head_len;
 		if (at_length != 0 && at_length != hl)
 			return BT_ENOTFOUND;
 		need = btcore_merkle_inclusion_len(index, hl);
 		if (need < 0 || (unsigned)need != e->count)
 			return BT_ECORRUPT;
-		rc = head_load(st, txn, feed, hl, &entry->head);
+		rc = head_load(st, txn, &r, hl, &entry->head);
 		if (rc == BT_ENOTFOUND)
 			return BT_ECORRUPT;
 		if (rc != BT_OK)
@@ -591,7 +632,7 @@ entry_read(struct btstore *st, MDB_txn *txn, const struct bt_pubkey *feed,
 		entry->proof.first = index;
 		entry->proof.size = hl;
 		if (e->count > 0)
-			memcpy(entry->proof.hash, e->proof,
+			memcpy(entry->proof.hash, e->hashes,
 			    32 * (size_t)e->count);
 	}
 	/* what is served must prove itself against the head's root */
@@ -727,7 +768,7 @@ relate(struct btstore_w_ *w, struct btstore_feedrec_ *r,
 
 	*forked = 0;
 	*newer = 0;
-	rc = head_load(w->st, w->txn, &h->feed, h->length, &held);
+	rc = head_load(w->st, w->txn, r, h->length, &held);
 	if (rc == BT_OK) {
 		if (heads_equal(&held, h))
 			return BT_OK;	/* verified when it was stored */
@@ -740,8 +781,7 @@ relate(struct btstore_w_ *w, struct btstore_feedrec_ *r,
 	}
 	if (rc != BT_ENOTFOUND)
 		return rc;
-	if (h->length == r->head.length)
-		return BT_ECORRUPT;	/* the newest head is always held */
+	/* (the newest head is always held: h is longer or shorter) */
 	if (h->length > r->head.length) {
 		if (r->flags & BTSTORE_FEED_OWNED_)
 			return BT_EPERM;
@@ -854,7 +894,7 @@ entput_fn(struct btstore_w_ *w, void *arg)
 		e.payload_hash = en->payload_hash;
 		e.head_len = en->head.length;
 		e.count = en->proof.count;
-		e.proof = (const uint8_t *)en->proof.hash;
+		e.hashes = (const uint8_t *)en->proof.hash;
 		e.payload = a->payload;
 		e.len = a->len;
 		if ((rc = ent_store(w, feed, en->index, &e)) != BT_OK)

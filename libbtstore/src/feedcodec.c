@@ -64,9 +64,11 @@ btstore_feedrec_decode_(const void *buf, size_t len,
 }
 
 size_t
-btstore_feedent_size_(unsigned count, size_t len)
+btstore_feedent_size_(unsigned flags, unsigned count, size_t len)
 {
-	return BTSTORE_FEEDENT_HDR_ + 32 * (size_t)count + len;
+	return BTSTORE_FEEDENT_HDR_ + 32 * (size_t)count +
+	    ((flags & BTSTORE_FEEDENT_HEAD_) ? BTSTORE_FEEDENT_HEADLEN_ : 0) +
+	    len;
 }
 
 void
@@ -74,15 +76,21 @@ btstore_feedent_encode_(uint8_t *out, const struct btstore_feedent_ *e)
 {
 	uint8_t *p = out;
 
-	*p++ = BTSTORE_REC_VERSION_;
+	*p++ = BTSTORE_FEEDENT_VERSION_;
+	*p++ = (uint8_t)e->flags;
 	memcpy(p, e->payload_hash.b, 32);
 	p += 32;
 	btstore_put_be64_(p, e->head_len);
 	p += 8;
 	*p++ = e->count;
 	if (e->count > 0)
-		memcpy(p, e->proof, 32 * (size_t)e->count);
+		memcpy(p, e->hashes, 32 * (size_t)e->count);
 	p += 32 * (size_t)e->count;
+	if (e->flags & BTSTORE_FEEDENT_HEAD_) {
+		memcpy(p, e->root.b, 32);
+		memcpy(p + 32, e->sig.b, 64);
+		p += BTSTORE_FEEDENT_HEADLEN_;
+	}
 	btstore_put_be32_(p, (uint32_t)e->len);
 	p += 4;
 	if (e->len > 0)
@@ -93,29 +101,41 @@ int
 btstore_feedent_decode_(const void *buf, size_t len,
     struct btstore_feedent_ *e)
 {
-	const uint8_t *p = buf;
+	const uint8_t *p = buf, *q;
 	size_t plen;
 
 	memset(e, 0, sizeof(*e));
 	if (buf == NULL || len < BTSTORE_FEEDENT_HDR_ ||
-	    p[0] != BTSTORE_REC_VERSION_)
+	    p[0] != BTSTORE_FEEDENT_VERSION_)
 		return BT_ECORRUPT;
-	memcpy(e->payload_hash.b, p + 1, 32);
-	e->head_len = btstore_get_be64_(p + 33);
-	e->count = p[41];
-	if (e->head_len == 0 || e->head_len > BTCORE_MERKLE_SIZE_MAX ||
+	e->flags = p[1];
+	memcpy(e->payload_hash.b, p + 2, 32);
+	e->head_len = btstore_get_be64_(p + 34);
+	e->count = p[42];
+	if ((e->flags & ~BTSTORE_FEEDENT_FLAGS_) != 0 ||
+	    e->head_len == 0 || e->head_len > BTCORE_MERKLE_SIZE_MAX ||
 	    e->count > BTSTORE_FEEDENT_COUNT_MAX_ ||
-	    len < btstore_feedent_size_(e->count, 0))
+	    len < btstore_feedent_size_(e->flags, e->count, 0))
 		goto bad;
-	e->proof = p + 42;
-	plen = btstore_get_be32_(p + 42 + 32 * (size_t)e->count);
+	/* a head is signed only here, for the entry it ends with */
+	if ((e->flags & BTSTORE_FEEDENT_HEAD_) &&
+	    (!(e->flags & BTSTORE_FEEDENT_TREE_) ||
+	    e->count != btstore_feed_ones_(e->head_len - 1)))
+		goto bad;
+	q = p + 43;
+	e->hashes = e->count > 0 ? q : NULL;
+	q += 32 * (size_t)e->count;
+	if (e->flags & BTSTORE_FEEDENT_HEAD_) {
+		memcpy(e->root.b, q, 32);
+		memcpy(e->sig.b, q + 32, 64);
+		q += BTSTORE_FEEDENT_HEADLEN_;
+	}
+	plen = btstore_get_be32_(q);
 	if (plen > BTSTORE_FEED_PAYLOAD_MAX ||
-	    len != btstore_feedent_size_(e->count, plen))
+	    len != btstore_feedent_size_(e->flags, e->count, plen))
 		goto bad;
 	e->len = plen;
-	e->payload = p + BTSTORE_FEEDENT_HDR_ + 32 * (size_t)e->count;
-	if (e->count == 0)
-		e->proof = NULL;
+	e->payload = q + 4;
 	return BT_OK;
 bad:
 	memset(e, 0, sizeof(*e));

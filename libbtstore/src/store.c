@@ -78,7 +78,7 @@ static const char *const db_names[BTSTORE_DB_COUNT_] = {
 	"meta", "blocks", "pins", "refs", "bag", "bag.adders", "bag.time",
 	"bag.popular", "bag.meta", "dht", "dht.expires", "dht.republish",
 	"dht.origin", "dht.origin.bytes", "dht.heavy", "frag", "frag.expires",
-	"feed", "feed.entries", "feed.tree", "feed.heads", "feed.forks",
+	"feed", "feed.entries", "feed.heads", "feed.forks",
 	"record", "ns", "ns.live", "local",
 };
 

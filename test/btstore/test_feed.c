@@ -695,6 +695,88 @@ START_TEST(head_extension)
 }
 END_TEST
 
+/*
+ * A feed written here keeps each signed head with the entry that ends its
+ * append, its empty head and heads of other lengths taken in from
+ * elsewhere on their own: all are served, also after more appends and a
+ * reopen (which loads the accumulator from the entries).
+ */
+START_TEST(owned_heads)
+{
+	struct btstore_options *o;
+	struct tmp a, c;
+	struct writer w;
+	struct bt_log_head h, h7, ha, hc;
+	struct bt_merkle_proof cp;
+	uint64_t i, L;
+
+	open_tmp(&a);
+	open_tmp(&c);
+	writer_new(&w, 11);
+	ck_assert_int_eq(btstore_feed_create(a.st, &w.signer), BT_OK);
+	ck_assert_int_eq(btstore_feed_create(c.st, &w.signer), BT_OK);
+	/* the same entries, signed at 5 and 10 in a, at 7 and 10 in c */
+	append_n(a.st, &w, 0, 10, 5, 0);
+	append_n(c.st, &w, 0, 7, 7, 0);
+	append_n(c.st, &w, 7, 3, 3, 0);
+	ck_assert_int_eq(btstore_feed_head_at(c.st, &w.signer.pub, 7, &h7),
+	    BT_OK);
+	ck_assert_int_eq(btstore_feed_head_at(a.st, &w.signer.pub, 7, &h),
+	    BT_ENOTFOUND);
+	ck_assert_int_eq(btstore_feed_head_at(a.st, &w.signer.pub, 0, &h),
+	    BT_OK);
+	ck_assert_uint_eq(h.length, 0);
+	for (L = 5; L <= 10; L += 5) {
+		ck_assert_int_eq(btstore_feed_head_at(a.st, &w.signer.pub, L,
+		    &h), BT_OK);
+		ck_assert_uint_eq(h.length, L);
+		ck_assert_int_eq(btcore_log_head_verify(&h), BT_OK);
+	}
+	ck_assert_int_eq(btstore_feed_head(a.st, &w.signer.pub, &ha), BT_OK);
+	ck_assert(memcmp(&h, &ha, sizeof(h)) == 0);
+	ck_assert_int_eq(btstore_feed_head_at(a.st, &w.signer.pub, 11, &h),
+	    BT_ENOTFOUND);
+	/* c's head of length 7 is taken in with the proof from 7 to 10 */
+	ck_assert_int_eq(btstore_feed_head_put(a.st, &h7, NULL), BT_ESTALE);
+	ck_assert_int_eq(btstore_feed_consistency(a.st, &w.signer.pub, 7, 10,
+	    &cp), BT_OK);
+	ck_assert_int_eq(btstore_feed_head_put(a.st, &h7, &cp), BT_OK);
+	ck_assert_int_eq(btstore_feed_head_at(a.st, &w.signer.pub, 7, &h),
+	    BT_OK);
+	ck_assert(memcmp(&h, &h7, sizeof(h)) == 0);
+	ck_assert_int_eq(btstore_feed_head_put(a.st, &h7, NULL), BT_OK);
+	for (i = 0; i < 7; i++)
+		check_entry(a.st, &w.signer.pub, i, 7, 0);
+	/* appends go on past it */
+	append_n(a.st, &w, 10, 6, 3, 0);
+	for (L = 5; L <= 16; L++) {
+		ck_assert_int_eq(btstore_feed_head_at(a.st, &w.signer.pub, L,
+		    &h), L % 3 == 1 || L == 5 ? BT_OK :
+		    BT_ENOTFOUND);
+		for (i = 0; i < L && h.length == L; i++)
+			check_entry(a.st, &w.signer.pub, i, L, 0);
+	}
+	/* a reopen: the next append continues the same tree */
+	btstore_close(a.st);
+	ck_assert_int_eq(btstore_options_new(&o), BT_OK);
+	ck_assert_int_eq(btstore_options_set(o, BTSTORE_OPT_NOSYNC, 1), BT_OK);
+	ck_assert_int_eq(btstore_open(&a.st, a.dir, o), BT_OK);
+	btstore_options_free(o);
+	append_n(a.st, &w, 16, 1, 1, 0);
+	append_n(c.st, &w, 10, 7, 2, 0);
+	ck_assert_int_eq(btstore_feed_head(a.st, &w.signer.pub, &ha), BT_OK);
+	ck_assert_int_eq(btstore_feed_head(c.st, &w.signer.pub, &hc), BT_OK);
+	ck_assert_uint_eq(ha.length, 17);
+	ck_assert_uint_eq(hc.length, 17);
+	ck_assert(memcmp(ha.root.b, hc.root.b, 32) == 0);
+	for (i = 0; i < 17; i++)
+		check_entry(a.st, &w.signer.pub, i, 0, 0);
+	btcore_key_free(w.key);
+	close_tmp(&a);
+	close_tmp(&c);
+}
+END_TEST
+
 START_TEST(fork_detected)
 {
 	struct tmp a, b, c;
@@ -781,30 +863,62 @@ poke(struct btstore *st, int db, const void *key, size_t klen, size_t off,
 	ck_assert_int_eq(mdb_txn_commit(txn), 0);
 }
 
+/* Offset of the hashes in a stored entry record. */
+#define ENT_HASHES	43
+
+/* Rewrite the stored entry at @p key without its last hash: a record
+ * that decodes but does not have what its index requires. */
+static void
+drop_hash(struct btstore *st, const uint8_t key[40])
+{
+	struct btstore_feedent_ e;
+	MDB_txn *txn;
+	MDB_val k = { 40, (void *)(uintptr_t)key }, v;
+	uint8_t old[1024], out[1024];
+
+	ck_assert_int_eq(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_get(txn, st->dbi[BTSTORE_DB_FEEDENT_], &k, &v),
+	    0);
+	ck_assert_uint_le(v.mv_size, sizeof(old));
+	memcpy(old, v.mv_data, v.mv_size);
+	ck_assert_int_eq(btstore_feedent_decode_(old, v.mv_size, &e), BT_OK);
+	ck_assert_uint_gt(e.count, 0);
+	ck_assert_int_eq(e.flags & BTSTORE_FEEDENT_HEAD_, 0);
+	e.count--;
+	btstore_feedent_encode_(out, &e);
+	v.mv_size = btstore_feedent_size_(e.flags, e.count, e.len);
+	v.mv_data = out;
+	ck_assert_int_eq(btstore_feedent_decode_(out, v.mv_size, &e), BT_OK);
+	ck_assert_int_eq(mdb_put(txn, st->dbi[BTSTORE_DB_FEEDENT_], &k, &v, 0),
+	    0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+}
+
 START_TEST(damage_detected)
 {
 	struct tmp a;
 	struct writer w;
 	struct bt_log_entry e;
 	struct bt_log_head h;
-	uint8_t kb[41], buf[300];
+	uint8_t kb[40], buf[300];
+	uint64_t i;
 	size_t len;
 
 	open_tmp(&a);
 	writer_new(&w, 9);
 	ck_assert_int_eq(btstore_feed_create(a.st, &w.signer), BT_OK);
 	append_n(a.st, &w, 0, 32, 8, 0);
-	/* entry 3's payload */
+	/* entry 3's payload (after two subtree hashes; no head) */
 	memcpy(kb, w.signer.pub.b, 32);
 	btstore_put_be64_(kb + 32, 3);
-	poke(a.st, BTSTORE_DB_FEEDENT_, kb, 40, BTSTORE_FEEDENT_HDR_ + 2, 1,
+	poke(a.st, BTSTORE_DB_FEEDENT_, kb, 40, ENT_HASHES + 2 * 32 + 4 + 2, 1,
 	    -1);
 	ck_assert_int_eq(btstore_feed_entry_get(a.st, &w.signer.pub, 3, 0, &e,
 	    buf, sizeof(buf), &len), BT_ECORRUPT);
 	ck_assert_uint_eq(e.index, 0);	/* nothing returned */
 	/* entry 5's payload hash: its proof no longer reaches the root */
 	btstore_put_be64_(kb + 32, 5);
-	poke(a.st, BTSTORE_DB_FEEDENT_, kb, 40, 1, 0x80, -1);
+	poke(a.st, BTSTORE_DB_FEEDENT_, kb, 40, 2, 0x80, -1);
 	ck_assert_int_eq(btstore_feed_entry_get(a.st, &w.signer.pub, 5, 0, &e,
 	    buf, sizeof(buf), &len), BT_ECORRUPT);
 	/* and neither does the proof of its neighbour 4 */
@@ -815,18 +929,32 @@ START_TEST(damage_detected)
 	poke(a.st, BTSTORE_DB_FEEDENT_, kb, 40, 0, 0, 20);
 	ck_assert_int_eq(btstore_feed_entry_get(a.st, &w.signer.pub, 6, 0, &e,
 	    buf, sizeof(buf), &len), BT_ECORRUPT);
-	/* a subtree hash (height 3, start 16): entries 16..23 fail */
-	kb[32] = 3;
-	btstore_put_be64_(kb + 33, 16);
-	poke(a.st, BTSTORE_DB_FEEDTREE_, kb, 41, 7, 2, -1);
+	/* a subtree hash (height 3, start 16, kept by entry 23): the proofs
+	 * of entries 24..31 use it and fail */
+	btstore_put_be64_(kb + 32, 23);
+	poke(a.st, BTSTORE_DB_FEEDENT_, kb, 40, ENT_HASHES + 2 * 32 + 7, 2,
+	    -1);
 	ck_assert_int_eq(btstore_feed_entry_get(a.st, &w.signer.pub, 27, 0, &e,
 	    buf, sizeof(buf), &len), BT_ECORRUPT);
 	check_entry(a.st, &w.signer.pub, 18, 0, 0);	/* inside: fine */
-	/* the signature of the head of length 16 */
-	btstore_put_be64_(kb + 32, 16);
-	poke(a.st, BTSTORE_DB_FEEDHEAD_, kb, 40, 100, 1, -1);
+	check_entry(a.st, &w.signer.pub, 23, 0, 0);
+	/* the signature of the head of length 16, kept by entry 15 after
+	 * its four subtree hashes and the root */
+	btstore_put_be64_(kb + 32, 15);
+	poke(a.st, BTSTORE_DB_FEEDENT_, kb, 40, ENT_HASHES + 4 * 32 + 32 + 27,
+	    1, -1);
 	ck_assert_int_eq(btstore_feed_head_at(a.st, &w.signer.pub, 16, &h),
 	    BT_ECORRUPT);
+	check_entry(a.st, &w.signer.pub, 15, 0, 0);
+	/* entry 9 well formed but without its subtree hash (8, height 1):
+	 * it fails, and so do 8 (its proof has leaf 9) and 10, 11 (theirs
+	 * have that subtree) */
+	btstore_put_be64_(kb + 32, 9);
+	drop_hash(a.st, kb);
+	for (i = 8; i < 12; i++)
+		ck_assert_int_eq(btstore_feed_entry_get(a.st, &w.signer.pub,
+		    i, 0, &e, buf, sizeof(buf), &len), BT_ECORRUPT);
+	check_entry(a.st, &w.signer.pub, 12, 0, 0);
 	/* the feed record */
 	poke(a.st, BTSTORE_DB_FEED_, w.signer.pub.b, 32, 0, 0xff, -1);
 	ck_assert_int_eq(btstore_feed_head(a.st, &w.signer.pub, &h),
@@ -895,25 +1023,28 @@ END_TEST
 START_TEST(codec_feedent)
 {
 	struct btstore_feedent_ e, back;
-	uint8_t proof[3 * 32], pl[40], buf[512];
+	uint8_t hashes[3 * 32], pl[40], buf[512];
 	size_t n, sz;
+	unsigned bit;
 
+	/* followed: the proof it arrived with */
 	memset(&e, 0, sizeof(e));
-	memset(proof, 0xab, sizeof(proof));
+	memset(hashes, 0xab, sizeof(hashes));
 	memset(pl, 0x11, sizeof(pl));
 	memset(e.payload_hash.b, 0x22, 32);
 	e.head_len = 6;
 	e.count = 3;
-	e.proof = proof;
+	e.hashes = hashes;
 	e.payload = pl;
 	e.len = sizeof(pl);
-	sz = btstore_feedent_size_(3, sizeof(pl));
+	sz = btstore_feedent_size_(0, 3, sizeof(pl));
 	ck_assert_uint_eq(sz, BTSTORE_FEEDENT_HDR_ + 96 + 40);
 	btstore_feedent_encode_(buf, &e);
 	ck_assert_int_eq(btstore_feedent_decode_(buf, sz, &back), BT_OK);
+	ck_assert_uint_eq(back.flags, 0);
 	ck_assert_uint_eq(back.head_len, 6);
 	ck_assert_uint_eq(back.count, 3);
-	ck_assert(memcmp(back.proof, proof, 96) == 0);
+	ck_assert(memcmp(back.hashes, hashes, 96) == 0);
 	ck_assert(memcmp(back.payload, pl, 40) == 0);
 	ck_assert_uint_eq(back.len, 40);
 	for (n = 0; n < sz; n++)
@@ -921,19 +1052,26 @@ START_TEST(codec_feedent)
 		    BT_ECORRUPT);
 	ck_assert_int_eq(btstore_feedent_decode_(buf, sz + 1, &back),
 	    BT_ECORRUPT);
-	/* version; head length 0; count above the maximum; payload length */
+	/* version; flags; head length 0; count above the maximum; payload
+	 * length */
 	buf[0] ^= 1;
 	ck_assert_int_eq(btstore_feedent_decode_(buf, sz, &back), BT_ECORRUPT);
 	buf[0] ^= 1;
-	memset(buf + 33, 0, 8);
+	for (bit = 2; bit < 8; bit++) {
+		buf[1] = (uint8_t)(1u << bit);
+		ck_assert_int_eq(btstore_feedent_decode_(buf, sz, &back),
+		    BT_ECORRUPT);
+	}
+	buf[1] = 0;
+	memset(buf + 34, 0, 8);
 	ck_assert_int_eq(btstore_feedent_decode_(buf, sz, &back), BT_ECORRUPT);
-	btstore_put_be64_(buf + 33, 6);
-	buf[41] = 64;
+	btstore_put_be64_(buf + 34, 6);
+	buf[42] = 64;
 	ck_assert_int_eq(btstore_feedent_decode_(buf, sz, &back), BT_ECORRUPT);
-	buf[41] = 3;
-	btstore_put_be32_(buf + 42 + 96, 41);
+	buf[42] = 3;
+	btstore_put_be32_(buf + 43 + 96, 41);
 	ck_assert_int_eq(btstore_feedent_decode_(buf, sz, &back), BT_ECORRUPT);
-	btstore_put_be32_(buf + 42 + 96, 40);
+	btstore_put_be32_(buf + 43 + 96, 40);
 	ck_assert_int_eq(btstore_feedent_decode_(buf, sz, &back), BT_OK);
 	/* no proof, no payload */
 	e.count = 0;
@@ -941,8 +1079,53 @@ START_TEST(codec_feedent)
 	btstore_feedent_encode_(buf, &e);
 	ck_assert_int_eq(btstore_feedent_decode_(buf, BTSTORE_FEEDENT_HDR_,
 	    &back), BT_OK);
-	ck_assert_ptr_null(back.proof);
+	ck_assert_ptr_null(back.hashes);
 	ck_assert_uint_eq(back.len, 0);
+
+	/* written here, ending an append: index 7 completes three subtrees
+	 * and keeps the head of length 8 */
+	memset(&e, 0, sizeof(e));
+	memset(e.payload_hash.b, 0x33, 32);
+	memset(e.root.b, 0x44, 32);
+	memset(e.sig.b, 0x55, 64);
+	e.flags = BTSTORE_FEEDENT_TREE_ | BTSTORE_FEEDENT_HEAD_;
+	e.head_len = 8;
+	e.count = 3;
+	e.hashes = hashes;
+	e.payload = pl;
+	e.len = 5;
+	sz = btstore_feedent_size_(e.flags, 3, 5);
+	ck_assert_uint_eq(sz, BTSTORE_FEEDENT_HDR_ + 96 +
+	    BTSTORE_FEEDENT_HEADLEN_ + 5);
+	btstore_feedent_encode_(buf, &e);
+	ck_assert_int_eq(btstore_feedent_decode_(buf, sz, &back), BT_OK);
+	ck_assert_uint_eq(back.flags, e.flags);
+	ck_assert(memcmp(back.root.b, e.root.b, 32) == 0);
+	ck_assert(memcmp(back.sig.b, e.sig.b, 64) == 0);
+	ck_assert(memcmp(back.hashes, hashes, 96) == 0);
+	ck_assert(memcmp(back.payload, pl, 5) == 0);
+	for (n = 0; n < sz; n++)
+		ck_assert_int_eq(btstore_feedent_decode_(buf, n, &back),
+		    BT_ECORRUPT);
+	/* a head without the subtree flag; a head whose length does not
+	 * match the count (index 8 completes no subtree) */
+	buf[1] = BTSTORE_FEEDENT_HEAD_;
+	ck_assert_int_eq(btstore_feedent_decode_(buf, sz, &back), BT_ECORRUPT);
+	buf[1] = (uint8_t)e.flags;
+	btstore_put_be64_(buf + 34, 9);
+	ck_assert_int_eq(btstore_feedent_decode_(buf, sz, &back), BT_ECORRUPT);
+	btstore_put_be64_(buf + 34, 8);
+	ck_assert_int_eq(btstore_feedent_decode_(buf, sz, &back), BT_OK);
+	/* the same entry inside an append (no head): any head length */
+	e.flags = BTSTORE_FEEDENT_TREE_;
+	e.head_len = 9;
+	btstore_feedent_encode_(buf, &e);
+	sz = btstore_feedent_size_(e.flags, 3, 5);
+	ck_assert_int_eq(btstore_feedent_decode_(buf, sz, &back), BT_OK);
+	ck_assert_uint_eq(back.head_len, 9);
+	ck_assert_uint_eq(back.len, 5);
+	ck_assert_int_eq(btstore_feedent_decode_(buf, sz +
+	    BTSTORE_FEEDENT_HEADLEN_, &back), BT_ECORRUPT);
 }
 END_TEST
 
@@ -960,6 +1143,7 @@ suite_feed(void)
 	tcase_add_test(tc, follow_any_order);
 	tcase_add_test(tc, entries_tampered);
 	tcase_add_test(tc, head_extension);
+	tcase_add_test(tc, owned_heads);
 	tcase_add_test(tc, fork_detected);
 	tcase_add_test(tc, damage_detected);
 	tcase_add_test(tc, codec_feedrec);

@@ -6,11 +6,16 @@
  * described in libbtcore's <bt/log.h>.  A store holds feeds of two kinds:
  *
  *  - Feeds written here (btstore_feed_create()).  The store keeps every
- *    entry and the hash of every perfect subtree of the tree, so an
- *    append costs O(log n) look-ups plus one signature, and the inclusion
- *    proof of any entry against any head it signed, or the consistency
- *    proof between two heads, costs O(log n) look-ups.  A batch append
- *    signs once: its entries all refer to the head at the batch's end.
+ *    entry and the hash of every perfect subtree of the tree, each
+ *    subtree with the entry that completes it, and every head it signed
+ *    with the last entry of its append.  An append costs one signature
+ *    and writes one record per entry plus the feed's own record (the
+ *    accumulator of the tree stays in memory between appends; after a
+ *    reopen or another writer it is loaded with O(log n) look-ups); the
+ *    inclusion proof of any entry against any head it signed, or the
+ *    consistency proof between two heads, costs O(log n) look-ups.  A
+ *    batch append signs once: its entries all refer to the head at the
+ *    batch's end.
  *
  *  - Feeds followed from elsewhere (btstore_feed_head_put() with a head
  *    of a feed not held yet).  The store keeps the newest head it holds,
