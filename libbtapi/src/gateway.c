@@ -3,22 +3,40 @@
  * content from blocktree paths, requests forwarded to the programs that
  * registered routes with the API server (see bt/apigateway.h).
  *
- * Request bodies: evhttp (libevent 2.1) reads a request's body before
- * it hands the request over, refusing with 413 as soon as the declared
- * or received length passes max_body_bytes, so an oversized body is
- * never held; a body within the limit is then forwarded to the program
- * in pieces, paced by the program's queue (on_writable).  Response
- * bodies stream through: each piece a program sends goes out as it
- * comes (chunked when the program gives no Content-Length); static
- * files are read piece by piece as the client takes them.
+ * Request bodies stream: a program gets each piece of a request body
+ * as it is read, not the whole body at the end.  evhttp (libevent 2.1)
+ * would read a whole body before handing its request over and has no
+ * hook before that, so the gateway reads for it: it makes each
+ * connection's bufferevent (evhttp_set_bevcb) and a callback on its
+ * input buffer takes every byte as it arrives ("raw"), before evhttp
+ * parses anything.  The gateway finds where each request head ends and
+ * how its body is framed (gateway-internal.h: Content-Length, chunked;
+ * folded lines, repeated or bad lengths, other transfer codings are
+ * 400), and passes on to evhttp only the head, its Content-Length and
+ * Transfer-Encoding lines replaced by "Content-Length: 0": evhttp
+ * parses it and hands the request over at once.  The body stays with
+ * the gateway, which sends it to the program in pieces paced by the
+ * program's queue (BT_EAGAIN / on_writable), or drops it when nothing
+ * takes it (static routes, errors, a program that answered early).
+ * While the program's queue is full the gateway keeps at most RAW_MAX
+ * bytes read ahead and stops reading from the client; the program's
+ * queue is bounded by the API server (max_output).  One request at a
+ * time per connection: a pipelined request waits until the one before
+ * it is answered.  Over max_body_bytes: 413 from the Content-Length, or
+ * as soon as a chunked body passes it (the program hears http-abort);
+ * Expect: 100-continue is answered when the request goes to a program,
+ * otherwise the connection closes after the answer.  Response bodies
+ * stream too: each piece a program sends goes out as it comes (chunked
+ * when the program gives no Content-Length); static files are read
+ * piece by piece as the client takes them.
  *
  * Header limit: evhttp (libevent 2.1) refuses a header block over its
  * own max-headers-size itself, closing the connection with 400 (it
  * offers no hook to choose 431).  So evhttp is given a hard limit above
  * the configured one, header_hard() (4 x max_header_bytes, at most
  * HEADER_HARD_MAX), and each request's header block is measured here as
- * evhttp measures it (request line plus each header line, without line
- * ends: name ": " value): over max_header_bytes it is answered 431
+ * evhttp measures it (request line plus each header line as read,
+ * without line ends): over max_header_bytes it is answered 431
  * Request Header Fields Too Large and the connection closed.  Between
  * max_header_bytes and the hard limit: 431; beyond the hard limit:
  * evhttp's 400.  Headers that pass both but not the program protocol
@@ -31,12 +49,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -50,6 +70,8 @@
 #include <bt/id.h>
 #include <bt/ns.h>
 
+#include "gateway-internal.h"
+
 #define PIECE		(64 * 1024)	/* static read / body piece */
 #define SMALL_FILE	(256 * 1024)	/* sent in one reply */
 #define STATIC_MAX	256		/* static routes */
@@ -58,9 +80,12 @@
 #define FCACHE_SLOTS	64		/* small files kept in memory */
 #define FCACHE_FILE_MAX	(64 * 1024)
 #define FCACHE_BUDGET	(4 * 1024 * 1024)
+#define RAW_MAX		(256 * 1024)	/* body bytes read ahead of a program */
+#define CONN_BUCKETS	256		/* connections, hashed by bufferevent */
 
 struct ptx;
 struct stx;
+struct gconn;
 
 /*
  * A small file served whole: its bytes, keyed by the file's root id.
@@ -88,9 +113,51 @@ struct btapi_gateway {
 	int port;
 	struct ptx *ptxs;		/* forwarded requests in progress */
 	struct stx *stxs;		/* static transfers in progress */
+	struct gconn *conns[CONN_BUCKETS];	/* attached connections */
+	struct gconn *fresh;		/* accepted, not attached yet */
+	struct event *attach;		/* attaches the fresh ones */
 	struct fslot fcache[FCACHE_SLOTS];
 	size_t fcache_bytes;
 };
+
+/*
+ * A connection as the gateway sees it: its bytes as read, before evhttp
+ * parses them (see the top of this file), and the body of the request
+ * whose head was passed on last.
+ */
+enum gstate {
+	G_HEAD,		/* the next bytes are a request head */
+	G_BODY,		/* the body of the last head */
+	G_DEAD		/* nothing more is read from this connection */
+};
+
+struct gconn {
+	struct btapi_gateway *gw;
+	struct bufferevent *bev;
+	struct evhttp_connection *evcon;	/* NULL until attached */
+	struct evbuffer *raw;		/* read, not passed on or sent yet */
+	struct evbuffer *keep;		/* scratch */
+	struct evbuffer_cb_entry *cbe;	/* on evhttp's input buffer */
+	struct event *later;		/* closes the connection */
+	struct gconn *next, **pprev;	/* gw->fresh or gw->conns[] */
+	enum gstate st;
+	int moving;		/* changing evhttp's input buffer */
+	int in_read;		/* inside a read of the socket */
+	int in_complete;	/* inside evhttp's end of a request */
+	int pending;		/* a head passed on, not dispatched yet */
+	int busy;		/* dispatched, its answer not complete */
+	int reading;		/* reading turned on for a body */
+	int paused;		/* reading turned off: raw is full */
+	int close_after;	/* close when the answer is complete */
+	int end_due;		/* body read, its end not yet sent */
+	struct btapi_gwhead_ head;	/* the last head passed on */
+	uint64_t left;		/* BTAPI_GWB_LENGTH_: body bytes to come */
+	struct btapi_gwchunk_ ch;	/* BTAPI_GWB_CHUNKED_ */
+	struct ptx *ptx;	/* the program given the last request */
+	struct stx *stx;	/* a static transfer */
+};
+
+static void g_close_later(struct gconn *g);
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -257,6 +324,260 @@ covers(const char *prefix, const char *path)
 	if (strncmp(prefix, path, n) != 0)
 		return 0;
 	return path[n] == '\0' || path[n] == '/';
+}
+
+/* ---- request framing (gateway-internal.h) --------------------------------- */
+
+/* RFC 9110 tchar */
+static int
+is_tchar(unsigned char c)
+{
+	return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static int
+name_is(const char *p, size_t n, const char *name)
+{
+	return strlen(name) == n && strncasecmp(p, name, n) == 0;
+}
+
+/* The next line at @p p (@p n bytes): its length without the line end
+   in *len, the bytes up to the next line in *next; 0 if no LF. */
+static int
+next_line(const char *p, size_t n, size_t *len, size_t *next)
+{
+	const char *lf = memchr(p, '\n', n);
+
+	if (lf == NULL)
+		return 0;
+	*next = (size_t)(lf - p) + 1;
+	*len = (size_t)(lf - p);
+	if (*len > 0 && p[*len - 1] == '\r')
+		(*len)--;
+	return 1;
+}
+
+static void
+head_field(struct btapi_gwhead_ *h, const char *l, size_t ll, int *seen_te)
+{
+	const char *colon = memchr(l, ':', ll), *v, *ve;
+	size_t nl, i;
+	uint64_t x = 0;
+
+	if (colon == NULL)
+		return;			/* evhttp refuses it */
+	nl = (size_t)(colon - l);
+	for (i = 0; i < nl; i++)
+		if (!is_tchar((unsigned char)l[i]))
+			h->bad = 1;
+	if (nl == 0)
+		h->bad = 1;
+	v = colon + 1;
+	ve = l + ll;
+	while (v < ve && (*v == ' ' || *v == '\t'))
+		v++;
+	while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+		ve--;
+	if (name_is(l, nl, "content-length")) {
+		h->rewrite = 1;
+		if (h->has_length || v == ve || ve - v > 18)
+			h->bad = 1;
+		for (; v < ve; v++) {
+			if (*v < '0' || *v > '9') {
+				h->bad = 1;
+				break;
+			}
+			x = x * 10 + (uint64_t)(*v - '0');
+		}
+		h->has_length = 1;
+		h->length = x;
+	} else if (name_is(l, nl, "transfer-encoding")) {
+		h->rewrite = 1;
+		if (*seen_te || !name_is(v, (size_t)(ve - v), "chunked"))
+			h->bad = 1;
+		*seen_te = 1;
+	} else if (name_is(l, nl, "expect")) {
+		h->expect = name_is(v, (size_t)(ve - v), "100-continue") ?
+		    BTAPI_GWX_CONTINUE_ : BTAPI_GWX_OTHER_;
+	}
+}
+
+int
+btapi_gwhead_scan_(const char *p, size_t n, size_t hard,
+    struct btapi_gwhead_ *h)
+{
+	size_t off = 0, ll, next;
+	int first = 1, seen_te = 0;
+
+	memset(h, 0, sizeof(*h));
+	while (next_line(p + off, n - off, &ll, &next)) {
+		const char *l = p + off;
+
+		off += next;
+		if (!first && ll == 0) {
+			h->len = off;
+			if (seen_te && h->has_length)
+				h->bad = 1;
+			if (seen_te)
+				h->body = BTAPI_GWB_CHUNKED_;
+			else if (h->has_length && h->length > 0)
+				h->body = BTAPI_GWB_LENGTH_;
+			if (h->bad)
+				h->body = BTAPI_GWB_NONE_;
+			return BTAPI_GWH_DONE_;
+		}
+		h->count += ll;
+		if (h->count > hard)
+			return BTAPI_GWH_LONG_;
+		if (first) {
+			first = 0;
+			h->http11 = ll >= 9 && memcmp(l + ll - 9, " HTTP/1.1",
+			    9) == 0;
+		} else if (l[0] == ' ' || l[0] == '\t') {
+			h->bad = 1;	/* obsolete line folding */
+		} else {
+			head_field(h, l, ll, &seen_te);
+		}
+	}
+	if (h->count + (n - off) > hard)
+		return BTAPI_GWH_LONG_;
+	return BTAPI_GWH_MORE_;
+}
+
+size_t
+btapi_gwhead_rewrite_(const char *p, const struct btapi_gwhead_ *h,
+    char *out)
+{
+	static const char CL0[] = "Content-Length: 0\r\n";
+	size_t off = 0, o = 0, ll, next, nl;
+	const char *colon;
+	int first = 1;
+
+	while (off < h->len && next_line(p + off, h->len - off, &ll, &next)) {
+		const char *l = p + off;
+
+		if (!first && ll == 0) {
+			memcpy(out + o, CL0, sizeof(CL0) - 1);
+			o += sizeof(CL0) - 1;
+			memcpy(out + o, l, next);
+			return o + next;
+		}
+		if (!first && (colon = memchr(l, ':', ll)) != NULL) {
+			nl = (size_t)(colon - l);
+			if (name_is(l, nl, "content-length") ||
+			    name_is(l, nl, "transfer-encoding")) {
+				off += next;
+				continue;
+			}
+		}
+		first = 0;
+		memcpy(out + o, l, next);
+		o += next;
+		off += next;
+	}
+	return o;
+}
+
+void
+btapi_gwchunk_init_(struct btapi_gwchunk_ *c, uint64_t max,
+    size_t trailer_max)
+{
+	memset(c, 0, sizeof(*c));
+	c->st = BTAPI_GWC_SIZE_;
+	c->max = max;
+	c->trailer_max = trailer_max;
+}
+
+static int
+hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+int
+btapi_gwchunk_step_(struct btapi_gwchunk_ *c, const char *p, size_t n,
+    size_t *used)
+{
+	size_t ll, next, i = 0;
+	uint64_t size = 0;
+	int d;
+
+	*used = 0;
+	switch (c->st) {
+	case BTAPI_GWC_CRLF_:
+		if (n >= 1 && p[0] == '\n') {
+			*used = 1;
+		} else if (n >= 2 && p[0] == '\r' && p[1] == '\n') {
+			*used = 2;
+		} else if (n == 0 || (n == 1 && p[0] == '\r')) {
+			return BTAPI_GWC_MORE_;
+		} else {
+			return BTAPI_GWC_BAD_;
+		}
+		c->st = BTAPI_GWC_SIZE_;
+		return BTAPI_GWC_OK_;
+	case BTAPI_GWC_SIZE_:
+	case BTAPI_GWC_TRAILER_:
+		if (n > BTAPI_GWC_LINE_MAX_ + 2)
+			n = BTAPI_GWC_LINE_MAX_ + 2;
+		if (!next_line(p, n, &ll, &next))
+			return n == BTAPI_GWC_LINE_MAX_ + 2 ? BTAPI_GWC_BAD_ :
+			    BTAPI_GWC_MORE_;
+		*used = next;
+		if (c->st == BTAPI_GWC_TRAILER_) {
+			if (ll == 0) {
+				c->st = BTAPI_GWC_END_;
+				return BTAPI_GWC_DONE_;
+			}
+			c->trailer += ll;
+			if (c->trailer > c->trailer_max ||
+			    p[0] == ' ' || p[0] == '\t' ||
+			    memchr(p, ':', ll) == NULL)
+				return BTAPI_GWC_BAD_;
+			return BTAPI_GWC_OK_;
+		}
+		for (i = 0; i < ll && (d = hexval(p[i])) >= 0; i++) {
+			if (i == 15)
+				return BTAPI_GWC_BAD_;	/* 2^60 and more */
+			size = size * 16 + (uint64_t)d;
+		}
+		if (i == 0)
+			return BTAPI_GWC_BAD_;
+		while (i < ll && (p[i] == ' ' || p[i] == '\t'))
+			i++;
+		if (i < ll && p[i] != ';')
+			return BTAPI_GWC_BAD_;
+		if (size == 0) {
+			c->st = BTAPI_GWC_TRAILER_;
+			return BTAPI_GWC_OK_;
+		}
+		if (size > c->max - c->total)
+			return BTAPI_GWC_BIG_;
+		c->total += size;
+		c->left = size;
+		c->st = BTAPI_GWC_DATA_;
+		return BTAPI_GWC_OK_;
+	case BTAPI_GWC_END_:
+		return BTAPI_GWC_DONE_;
+	default:
+		return BTAPI_GWC_BAD_;	/* BTAPI_GWC_DATA_: the caller's */
+	}
+}
+
+void
+btapi_gwchunk_take_(struct btapi_gwchunk_ *c, uint64_t k)
+{
+	if (c->st != BTAPI_GWC_DATA_ || k > c->left)
+		return;
+	c->left -= k;
+	if (c->left == 0)
+		c->st = BTAPI_GWC_CRLF_;
 }
 
 /* ---- configuration ------------------------------------------------------- */
@@ -492,6 +813,7 @@ out:
 
 struct stx {
 	struct btapi_gateway *gw;
+	struct gconn *g;
 	struct evhttp_request *req;
 	struct evhttp_connection *evcon;
 	struct btstore_file_reader *r;
@@ -509,19 +831,17 @@ stx_free(struct stx *t)
 		if (t->next != NULL)
 			t->next->pprev = t->pprev;
 	}
-	if (t->evcon != NULL)
-		evhttp_connection_set_closecb(t->evcon, NULL, NULL);
+	if (t->g != NULL && t->g->stx == t)
+		t->g->stx = NULL;
 	btstore_file_reader_close(t->r);
 	free(t);
 }
 
+/* The connection is going: no reply_end. */
 static void
-stx_closed(struct evhttp_connection *evcon, void *arg)
+stx_closed(struct stx *t)
 {
-	struct stx *t = arg;
-
-	(void)evcon;
-	t->evcon = NULL;	/* the connection is going: no reply_end */
+	t->evcon = NULL;
 	stx_free(t);
 }
 
@@ -549,11 +869,11 @@ stx_pump(struct stx *t)
 		   the client sees a short body */
 		if (b != NULL)
 			evbuffer_free(b);
-		if (t->evcon != NULL) {
-			struct evhttp_connection *c = t->evcon;
+		if (t->evcon != NULL && t->g != NULL) {
+			struct gconn *g = t->g;
 
 			stx_free(t);
-			evhttp_connection_free(c);
+			g_close_later(g);
 		} else {
 			stx_free(t);
 		}
@@ -726,8 +1046,9 @@ fcache_clear(struct btapi_gateway *gw)
 }
 
 static void
-serve_static(struct btapi_gateway *gw, struct evhttp_request *req,
-    const struct btapi_gateway_static *rt, const char *path, int slash)
+serve_static(struct btapi_gateway *gw, struct gconn *g,
+    struct evhttp_request *req, const struct btapi_gateway_static *rt,
+    const char *path, int slash)
 {
 	struct evkeyvalq *ih = evhttp_request_get_input_headers(req);
 	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
@@ -948,8 +1269,8 @@ serve_static(struct btapi_gateway *gw, struct evhttp_request *req,
 		t->next->pprev = &t->next;
 	t->pprev = &gw->stxs;
 	gw->stxs = t;
-	if (t->evcon != NULL)
-		evhttp_connection_set_closecb(t->evcon, stx_closed, t);
+	t->g = g;
+	g->stx = t;
 	evhttp_send_reply_start(req, status, status == 206 ?
 	    "Partial Content" : "OK");
 	stx_pump(t);
@@ -959,14 +1280,18 @@ serve_static(struct btapi_gateway *gw, struct evhttp_request *req,
 
 struct ptx {
 	struct btapi_gateway *gw;
+	struct gconn *g;
 	struct evhttp_request *req;
 	struct evhttp_connection *evcon;
 	struct btapi_http_req *h;	/* until on_end or cancel */
 	struct event *idle;		/* a program silent after its head */
 	int head;			/* reply started */
+	int streaming;			/* the body comes through g */
 	int body_done;			/* request body all sent */
 	struct ptx *next, **pprev;
 };
+
+static void g_pump(struct gconn *g);
 
 static void
 ptx_free(struct ptx *p)
@@ -978,8 +1303,8 @@ ptx_free(struct ptx *p)
 		if (p->next != NULL)
 			p->next->pprev = p->pprev;
 	}
-	if (p->evcon != NULL)
-		evhttp_connection_set_closecb(p->evcon, NULL, NULL);
+	if (p->g != NULL && p->g->ptx == p)
+		p->g->ptx = NULL;
 	if (p->idle != NULL)
 		event_free(p->idle);
 	btapi_server_http_cancel(p->h);
@@ -1001,14 +1326,13 @@ ptx_abort(struct ptx *p)
 		evhttp_send_reply_end(req);	/* frees a detached request */
 }
 
+/* The connection is going. */
 static void
-ptx_closed(struct evhttp_connection *evcon, void *arg)
+ptx_closed(struct ptx *p)
 {
-	struct ptx *p = arg;
 	struct evhttp_request *req = p->req;
 	int detached = evhttp_request_get_connection(req) == NULL;
 
-	(void)evcon;
 	p->evcon = NULL;
 	ptx_free(p);
 	if (detached)
@@ -1032,34 +1356,18 @@ ptx_touch(struct ptx *p)
 		evtimer_add(p->idle, &tv);
 }
 
-/* Send what is left of the request body, paced by the program. */
+/* A request without body: tell the program it has ended. */
 static void
-ptx_send_body(struct ptx *p)
+ptx_end_body(struct ptx *p)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(p->req);
-	struct evbuffer_iovec v;
-	size_t len;
 	int rc;
 
-	while (!p->body_done && p->h != NULL) {
-		len = evbuffer_get_length(in);
-		if (len > PIECE)
-			len = PIECE;
-		if (len > 0 && evbuffer_peek(in, (ev_ssize_t)len, NULL, &v, 1)
-		    >= 1 && v.iov_len < len)
-			len = v.iov_len;
-		rc = btapi_server_http_body(p->h, len > 0 ? v.iov_base : NULL,
-		    len, len == evbuffer_get_length(in));
-		if (rc == BT_EAGAIN)
-			return;			/* on_writable resumes */
-		if (rc != BT_OK) {
-			p->body_done = 1;	/* the end will tell */
-			return;
-		}
-		if (len == evbuffer_get_length(in))
-			p->body_done = 1;
-		evbuffer_drain(in, len);
-	}
+	if (p->body_done || p->h == NULL)
+		return;
+	rc = btapi_server_http_body(p->h, NULL, 0, 1);
+	if (rc != BT_EAGAIN)
+		p->body_done = 1;	/* on_writable resumes; else the end
+					   will tell */
 }
 
 static int
@@ -1137,7 +1445,12 @@ ptx_on_end(void *arg, int status)
 static void
 ptx_on_writable(void *arg)
 {
-	ptx_send_body(arg);
+	struct ptx *p = arg;
+
+	if (p->streaming)
+		g_pump(p->g);
+	else
+		ptx_end_body(p);
 }
 
 static const struct btapi_http_cbs PTX_CBS = {
@@ -1172,29 +1485,496 @@ header_hard(uint32_t max_header_bytes)
 	return h > max_header_bytes ? (size_t)h : max_header_bytes;
 }
 
-/*
- * The size of @p req's header block as evhttp counts it: the request
- * line ("METHOD URI HTTP/x.y") and each header line (name ": " value),
- * without their line ends.
- */
-static size_t
-header_bytes(struct evhttp_request *req)
-{
-	struct evkeyvalq *ih = evhttp_request_get_input_headers(req);
-	const char *m = method_name(evhttp_request_get_command(req));
-	const char *uri = evhttp_request_get_uri(req);
-	struct evkeyval *kv;
-	size_t n;
+/* ---- connections: request bodies -------------------------------------------- */
 
-	n = (m != NULL ? strlen(m) : 0) + 1 + (uri != NULL ? strlen(uri) : 0) +
-	    sizeof(" HTTP/1.1") - 1;
-	TAILQ_FOREACH(kv, ih, next)
-		n += strlen(kv->key) + 2 + strlen(kv->value);
-	return n;
+static unsigned
+g_bucket(const struct bufferevent *bev)
+{
+	return (unsigned)(((uintptr_t)bev >> 4) % CONN_BUCKETS);
 }
 
 static void
-forward(struct btapi_gateway *gw, struct evhttp_request *req,
+g_link(struct gconn **head, struct gconn *g)
+{
+	g->next = *head;
+	if (g->next != NULL)
+		g->next->pprev = &g->next;
+	g->pprev = head;
+	*head = g;
+}
+
+static void
+g_unlink(struct gconn *g)
+{
+	if (g->pprev == NULL)
+		return;
+	*g->pprev = g->next;
+	if (g->next != NULL)
+		g->next->pprev = g->pprev;
+	g->next = NULL;
+	g->pprev = NULL;
+}
+
+static struct gconn *
+g_find(struct btapi_gateway *gw, const struct bufferevent *bev)
+{
+	struct gconn *g;
+
+	for (g = gw->conns[g_bucket(bev)]; g != NULL; g = g->next)
+		if (g->bev == bev)
+			return g;
+	return NULL;
+}
+
+/* Free @p g; its bufferevent must still be allocated. */
+static void
+g_free(struct gconn *g)
+{
+	g_unlink(g);
+	if (g->cbe != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_input(g->bev), g->cbe);
+	if (g->later != NULL)
+		event_free(g->later);
+	evbuffer_free(g->raw);
+	evbuffer_free(g->keep);
+	free(g);
+}
+
+static void
+g_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct gconn *g = arg;
+
+	(void)evcon;
+	if (g->stx != NULL)
+		stx_closed(g->stx);
+	if (g->ptx != NULL)
+		ptx_closed(g->ptx);
+	g_free(g);
+}
+
+/*
+ * Learn @p g's evhttp connection: evhttp (libevent 2.1) gives each
+ * connection's bufferevent its evhttp_connection as callback argument.
+ * -1 when evhttp has let the bufferevent go (its callbacks cleared).
+ */
+static int
+g_attach(struct gconn *g)
+{
+	bufferevent_event_cb ecb = NULL;
+	void *cbarg = NULL;
+
+	bufferevent_getcb(g->bev, NULL, NULL, &ecb, &cbarg);
+	if (ecb == NULL || cbarg == NULL)
+		return -1;
+	g->evcon = cbarg;
+	evhttp_connection_set_closecb(g->evcon, g_closed, g);
+	g_unlink(g);
+	g_link(&g->gw->conns[g_bucket(g->bev)], g);
+	return 0;
+}
+
+static void
+g_attach_fresh(evutil_socket_t fd, short what, void *arg)
+{
+	struct btapi_gateway *gw = arg;
+	struct gconn *g;
+	struct bufferevent *bev;
+
+	(void)fd;
+	(void)what;
+	while ((g = gw->fresh) != NULL) {
+		bev = g->bev;
+		if (g_attach(g) != 0)
+			g_free(g);
+		bufferevent_decref(bev);	/* held since gw_bev */
+	}
+}
+
+static void
+g_later(evutil_socket_t fd, short what, void *arg)
+{
+	struct gconn *g = arg;
+
+	(void)fd;
+	(void)what;
+	evhttp_connection_free(g->evcon);	/* g_closed frees g */
+}
+
+/* Close the connection from the loop (not from inside its callbacks). */
+static void
+g_close_later(struct gconn *g)
+{
+	if (g->later == NULL &&
+	    (g->later = evtimer_new(g->gw->base, g_later, g)) == NULL)
+		return;			/* the timeouts close it */
+	event_active(g->later, EV_TIMEOUT, 0);
+}
+
+/* Pass @p len bytes (of @p from, or @p data) on to evhttp. */
+static void
+g_pass(struct gconn *g, struct evbuffer *from, const void *data, size_t len)
+{
+	struct evbuffer *in = bufferevent_get_input(g->bev);
+
+	g->moving = 1;
+	evbuffer_unfreeze(in, 0);
+	if (from != NULL)
+		evbuffer_remove_buffer(from, in, len);
+	else
+		evbuffer_add(in, data, len);
+	if (!g->in_read)
+		evbuffer_freeze(in, 0);
+	g->moving = 0;
+	/* Within a read evhttp's read callback follows; at the end of a
+	   request evhttp looks at its input itself. */
+	if (!g->in_read && !g->in_complete)
+		bufferevent_trigger(g->bev, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/* Stop reading while raw is full; go on when it has drained. */
+static void
+g_flow(struct gconn *g)
+{
+	size_t n = evbuffer_get_length(g->raw);
+
+	if (n >= RAW_MAX || (g->paused && n >= RAW_MAX / 2)) {
+		g->paused = 1;
+		bufferevent_disable(g->bev, EV_READ);
+	} else if (g->paused) {
+		g->paused = 0;
+		if (g->reading || !g->busy)
+			bufferevent_enable(g->bev, EV_READ);
+	}
+}
+
+/* The next head in raw: pass it on to evhttp.  1 if one was. */
+static int
+g_head(struct gconn *g)
+{
+	const struct btapi_gateway_config *cfg = &g->gw->cfg;
+	size_t hard = header_hard(cfg->max_header_bytes);
+	size_t n = evbuffer_get_length(g->raw), cap = 3 * hard + 16, len;
+	struct btapi_gwhead_ h;
+	const char *p;
+	char *out;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if (n > cap)
+		n = cap;
+	if ((p = (const char *)evbuffer_pullup(g->raw, (ev_ssize_t)n)) ==
+	    NULL) {
+		g->st = G_DEAD;
+		g_close_later(g);
+		return 1;
+	}
+	rc = btapi_gwhead_scan_(p, n, hard, &h);
+	if (rc == BTAPI_GWH_MORE_)
+		return 0;
+	g->pending = 1;
+	g->end_due = 0;
+	if (rc == BTAPI_GWH_LONG_) {
+		/* evhttp refuses it itself (400) and closes */
+		g->st = G_DEAD;
+		g_pass(g, g->raw, NULL, evbuffer_get_length(g->raw));
+		return 1;
+	}
+	g->head = h;
+	if (h.bad || (h.body == BTAPI_GWB_LENGTH_ &&
+	    h.length > cfg->max_body_bytes))
+		g->st = G_DEAD;		/* answered 400 / 413 */
+	else if (h.body == BTAPI_GWB_NONE_)
+		g->st = G_HEAD;
+	else
+		g->st = G_BODY;
+	g->left = h.length;
+	btapi_gwchunk_init_(&g->ch, cfg->max_body_bytes,
+	    cfg->max_header_bytes);
+	if (!h.rewrite) {
+		g_pass(g, g->raw, NULL, h.len);
+		return 1;
+	}
+	if ((out = malloc(h.len + BTAPI_GWHEAD_EXTRA_)) == NULL) {
+		g->pending = 0;
+		g->st = G_DEAD;
+		g_close_later(g);
+		return 1;
+	}
+	len = btapi_gwhead_rewrite_(p, &h, out);
+	evbuffer_drain(g->raw, h.len);
+	g_pass(g, NULL, out, len);
+	free(out);
+	return 1;
+}
+
+/* The body of the last request has been read (and its end sent). */
+static void
+g_body_done(struct gconn *g)
+{
+	g->st = G_HEAD;
+	g->end_due = 0;
+	if (g->reading) {
+		g->reading = 0;
+		if (g->busy)
+			bufferevent_disable(g->bev, EV_READ);
+	}
+}
+
+/* A body that cannot be read on: answer @p status if nothing was
+   answered yet, and close the connection. */
+static void
+g_body_fail(struct gconn *g, int status)
+{
+	struct ptx *p = g->ptx;
+	struct evhttp_request *req;
+
+	g->st = G_DEAD;
+	evbuffer_drain(g->raw, evbuffer_get_length(g->raw));
+	if (p != NULL && !p->head) {
+		req = p->req;
+		ptx_free(p);		/* the program hears http-abort */
+		if (status == 413)
+			reply_text(req, 413, "Payload Too Large",
+			    "request body too large");
+		else
+			reply_text(req, 400, "Bad Request",
+			    "bad chunked request body");
+		return;
+	}
+	ptx_free(p);
+	if (g->busy && p == NULL)
+		g->close_after = 1;
+	else
+		g_close_later(g);
+}
+
+/* The chunked body's end, or a length body's last piece after
+   BT_EAGAIN: tell the program.  1 on progress. */
+static int
+g_body_end(struct gconn *g)
+{
+	struct ptx *p = g->ptx;
+
+	if (p != NULL && p->h != NULL && !p->body_done) {
+		if (btapi_server_http_body(p->h, NULL, 0, 1) == BT_EAGAIN)
+			return 0;	/* on_writable resumes */
+		p->body_done = 1;
+	}
+	g_body_done(g);
+	return 1;
+}
+
+/* Move body bytes from raw to the program (or away when none takes
+   them).  1 on progress. */
+static int
+g_body(struct gconn *g)
+{
+	struct ptx *p = g->ptx;
+	int chunked = g->head.body == BTAPI_GWB_CHUNKED_, rc;
+	size_t n = evbuffer_get_length(g->raw), used;
+	uint64_t want;
+	const char *d;
+
+	if (g->end_due)
+		return g_body_end(g);
+	if (chunked && g->ch.st != BTAPI_GWC_DATA_) {
+		if (n == 0)
+			return 0;
+		if (n > BTAPI_GWC_LINE_MAX_ + 2)
+			n = BTAPI_GWC_LINE_MAX_ + 2;
+		if ((d = (const char *)evbuffer_pullup(g->raw,
+		    (ev_ssize_t)n)) == NULL) {
+			g_body_fail(g, 400);
+			return 1;
+		}
+		rc = btapi_gwchunk_step_(&g->ch, d, n, &used);
+		if (rc == BTAPI_GWC_MORE_)
+			return 0;
+		if (rc < 0) {
+			g_body_fail(g, rc == BTAPI_GWC_BIG_ ? 413 : 400);
+			return 1;
+		}
+		evbuffer_drain(g->raw, used);
+		if (rc == BTAPI_GWC_DONE_)
+			g->end_due = 1;
+		return 1;
+	}
+	want = chunked ? g->ch.left : g->left;
+	if (n > want)
+		n = (size_t)want;
+	if (n > PIECE)
+		n = PIECE;
+	if (n == 0)
+		return 0;
+	if (p != NULL && p->h != NULL && !p->body_done) {
+		int last = !chunked && n == g->left;
+
+		if ((d = (const char *)evbuffer_pullup(g->raw,
+		    (ev_ssize_t)n)) == NULL)
+			return 0;
+		rc = btapi_server_http_body(p->h, d, n, last);
+		if (rc == BT_EAGAIN)
+			return 0;	/* on_writable resumes */
+		if (rc != BT_OK || last)
+			p->body_done = 1;	/* else the end will tell */
+	}
+	evbuffer_drain(g->raw, n);
+	if (chunked) {
+		btapi_gwchunk_take_(&g->ch, n);
+	} else {
+		g->left -= n;
+		if (g->left == 0)
+			g->end_due = 1;
+	}
+	return 1;
+}
+
+/* Move everything that can move now. */
+static void
+g_pump(struct gconn *g)
+{
+	int progress = 1;
+
+	while (progress) {
+		switch (g->st) {
+		case G_HEAD:
+			/* one request at a time: pipelined ones wait */
+			progress = !g->pending && !g->busy && g_head(g);
+			break;
+		case G_BODY:
+			/* no body moves before its request is routed */
+			progress = !g->pending && g_body(g);
+			break;
+		case G_DEAD:
+		default:
+			evbuffer_drain(g->raw, evbuffer_get_length(g->raw));
+			progress = 0;
+			break;
+		}
+	}
+	g_flow(g);
+}
+
+/* Bytes read from the socket: take them before evhttp sees them. */
+static void
+g_input(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct gconn *g = arg;
+	size_t keep;
+
+	if (g->moving || info->n_added == 0)
+		return;
+	if (g->evcon == NULL && g_attach(g) != 0)
+		return;
+	/* what is before the new bytes was passed on earlier */
+	g->moving = 1;
+	keep = evbuffer_get_length(in) - info->n_added;
+	if (keep > 0)
+		evbuffer_remove_buffer(in, g->keep, keep);
+	evbuffer_add_buffer(g->raw, in);
+	if (keep > 0)
+		evbuffer_add_buffer(in, g->keep);
+	g->moving = 0;
+	g->in_read = 1;
+	g_pump(g);
+	g->in_read = 0;
+}
+
+/* evhttp has finished answering a request of @p g. */
+static void
+g_complete(struct evhttp_request *req, void *arg)
+{
+	struct gconn *g = arg;
+
+	(void)req;
+	g->busy = 0;
+	if (g->close_after) {
+		g_close_later(g);
+		return;
+	}
+	g->in_complete = 1;
+	g_pump(g);
+	g->in_complete = 0;
+}
+
+/* A new connection: its bufferevent, with the input callback on. */
+static struct bufferevent *
+gw_bev(struct event_base *base, void *arg)
+{
+	struct btapi_gateway *gw = arg;
+	struct bufferevent *bev;
+	struct gconn *g;
+
+	if ((bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) ==
+	    NULL)
+		return NULL;
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return bev;		/* answered 503 */
+	g->gw = gw;
+	g->bev = bev;
+	if ((g->raw = evbuffer_new()) == NULL ||
+	    (g->keep = evbuffer_new()) == NULL ||
+	    (g->cbe = evbuffer_add_cb(bufferevent_get_input(bev), g_input,
+	    g)) == NULL) {
+		if (g->raw != NULL)
+			evbuffer_free(g->raw);
+		if (g->keep != NULL)
+			evbuffer_free(g->keep);
+		free(g);
+		return bev;
+	}
+	/* evhttp makes the connection when this returns: attach g then,
+	   holding the bufferevent until */
+	bufferevent_incref(bev);
+	g_link(&gw->fresh, g);
+	event_active(gw->attach, EV_TIMEOUT, 0);
+	return bev;
+}
+
+/* Tell a client that waits for it to send the body. */
+static void
+g_continue(struct gconn *g)
+{
+	bufferevent_data_cb rcb, wcb;
+	bufferevent_event_cb ecb;
+	void *cbarg;
+
+	/* evhttp's write callback would take this for the end of an
+	   earlier answer; evhttp sets it again when the answer starts */
+	bufferevent_getcb(g->bev, &rcb, &wcb, &ecb, &cbarg);
+	bufferevent_setcb(g->bev, rcb, NULL, ecb, cbarg);
+	evbuffer_add(bufferevent_get_output(g->bev),
+	    "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	bufferevent_enable(g->bev, EV_WRITE);
+}
+
+/* The request is answered without its body: a client that waits for
+   100 Continue may never send it, so the connection closes. */
+static void
+g_no_body(struct gconn *g, struct evhttp_request *req)
+{
+	if (g->st != G_BODY || g->head.expect != BTAPI_GWX_CONTINUE_)
+		return;
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Connection", "close");
+	g->st = G_DEAD;
+}
+
+/* Answer @p req with an error after which the connection closes. */
+static void
+g_refuse(struct gconn *g, struct evhttp_request *req, int status,
+    const char *reason, const char *text)
+{
+	if (g != NULL)
+		g->st = G_DEAD;
+	reply_text(req, status, reason, text);
+}
+
+static void
+forward(struct btapi_gateway *gw, struct gconn *g, struct evhttp_request *req,
     const char *host)
 {
 	struct evkeyvalq *ih = evhttp_request_get_input_headers(req);
@@ -1202,25 +1982,33 @@ forward(struct btapi_gateway *gw, struct evhttp_request *req,
 	struct evkeyval *kv;
 	struct ptx *p;
 	const char *method = method_name(evhttp_request_get_command(req));
-	char *peer = NULL;
+	char *peer = NULL, clen[24];
 	ev_uint16_t port = 0;
 	size_t n = 0;
 	int rc;
 
 	if (method == NULL) {
+		g_no_body(g, req);
 		reply_text(req, 501, "Not Implemented", NULL);
 		return;
 	}
 	TAILQ_FOREACH(kv, ih, next) {
-		if (hop_by_hop(kv->key))
-			continue;
-		if (n + 1 >= BTAPI_HTTP_HEADERS_MAX) {
-			reply_text(req, 431, "Request Header Fields Too Large",
+		if (hop_by_hop(kv->key) || (g->head.rewrite &&
+		    strcasecmp(kv->key, "Content-Length") == 0))
+			continue;	/* evhttp was shown "0" */
+		if (n + 2 >= BTAPI_HTTP_HEADERS_MAX) {
+			g_refuse(g, req, 431, "Request Header Fields Too Large",
 			    "too many headers");
 			return;
 		}
 		hs[n].name = kv->key;
 		hs[n].value = kv->value;
+		n++;
+	}
+	if (g->head.has_length) {
+		snprintf(clen, sizeof(clen), "%" PRIu64, g->head.length);
+		hs[n].name = "Content-Length";
+		hs[n].value = clen;
 		n++;
 	}
 	if (evhttp_request_get_connection(req) != NULL)
@@ -1232,7 +2020,7 @@ forward(struct btapi_gateway *gw, struct evhttp_request *req,
 		n++;
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
-		reply_text(req, 500, "Internal Server Error", NULL);
+		g_refuse(g, req, 500, "Internal Server Error", NULL);
 		return;
 	}
 	p->gw = gw;
@@ -1245,25 +2033,26 @@ forward(struct btapi_gateway *gw, struct evhttp_request *req,
 		ptx_free(p);
 		switch (rc) {
 		case BTAPI_ENOHANDLER:
+			g_no_body(g, req);
 			reply_text(req, 404, "Not Found", NULL);
 			break;
 		case BT_ERANGE:
 		case BT_ETOOBIG:
-			reply_text(req, 431, "Request Header Fields Too Large",
+			g_refuse(g, req, 431, "Request Header Fields Too Large",
 			    NULL);
 			break;
 		case BT_EFORMAT:
 		case BT_EINVAL:
-			reply_text(req, 400, "Bad Request", NULL);
+			g_refuse(g, req, 400, "Bad Request", NULL);
 			break;
 		case BT_EAGAIN:
 			evhttp_add_header(evhttp_request_get_output_headers(
 			    req), "Retry-After", "1");
-			reply_text(req, 503, "Service Unavailable",
+			g_refuse(g, req, 503, "Service Unavailable",
 			    "the program is busy");
 			break;
 		default:
-			reply_text(req, 500, "Internal Server Error",
+			g_refuse(g, req, 500, "Internal Server Error",
 			    btapi_strerror(rc));
 			break;
 		}
@@ -1275,9 +2064,19 @@ forward(struct btapi_gateway *gw, struct evhttp_request *req,
 		p->next->pprev = &p->next;
 	p->pprev = &gw->ptxs;
 	gw->ptxs = p;
-	if (p->evcon != NULL)
-		evhttp_connection_set_closecb(p->evcon, ptx_closed, p);
-	ptx_send_body(p);
+	p->g = g;
+	g->ptx = p;
+	if (g->st != G_BODY) {
+		ptx_end_body(p);
+		return;
+	}
+	p->streaming = 1;
+	/* the program's time to answer runs from the end of the body (a
+	   full queue shows again when the body moves) */
+	if (btapi_server_http_body(p->h, NULL, 0, 0) != BT_OK)
+		p->streaming = 1;
+	if (g->head.expect == BTAPI_GWX_CONTINUE_ && g->head.http11)
+		g_continue(g);
 }
 
 /* ---- dispatch ------------------------------------------------------------- */
@@ -1305,9 +2104,8 @@ static_match(const struct btapi_gateway *gw, const char *host,
 }
 
 static void
-gw_request(struct evhttp_request *req, void *arg)
+route(struct btapi_gateway *gw, struct gconn *g, struct evhttp_request *req)
 {
-	struct btapi_gateway *gw = arg;
 	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
 	const struct btapi_gateway_static *st;
 	const char *h, *raw;
@@ -1315,16 +2113,31 @@ gw_request(struct evhttp_request *req, void *arg)
 	int slash = 0, rc;
 	size_t i;
 
-	if (header_bytes(req) > gw->cfg.max_header_bytes) {
-		reply_text(req, 431, "Request Header Fields Too Large",
+	if (g->head.bad) {
+		g_refuse(g, req, 400, "Bad Request", "bad request framing");
+		return;
+	}
+	if (g->head.count > gw->cfg.max_header_bytes) {
+		g_refuse(g, req, 431, "Request Header Fields Too Large",
 		    "header block too large");
+		return;
+	}
+	if (g->head.body == BTAPI_GWB_LENGTH_ &&
+	    g->head.length > gw->cfg.max_body_bytes) {
+		g_refuse(g, req, 413, "Payload Too Large",
+		    "request body too large");
+		return;
+	}
+	if (g->st == G_BODY && g->head.expect == BTAPI_GWX_OTHER_ &&
+	    g->head.http11) {
+		g_refuse(g, req, 417, "Expectation Failed", NULL);
 		return;
 	}
 	raw = u != NULL ? evhttp_uri_get_path(u) : NULL;
 	if (raw == NULL || raw[0] == '\0')
 		raw = "/";
 	if (u == NULL || clean_path(raw, path, sizeof(path), &slash) != 0) {
-		reply_text(req, 400, "Bad Request", "bad request path");
+		g_refuse(g, req, 400, "Bad Request", "bad request path");
 		return;
 	}
 	h = evhttp_request_get_host(req);
@@ -1335,21 +2148,60 @@ gw_request(struct evhttp_request *req, void *arg)
 		host[i] = (char)tolower((unsigned char)h[i]);
 	host[i] = '\0';
 	if (h[i] != '\0') {
-		reply_text(req, 400, "Bad Request", "host too long");
+		g_refuse(g, req, 400, "Bad Request", "host too long");
 		return;
 	}
 	/* a program's route is explicit: it goes before static content */
 	rc = gw->srv != NULL ? btapi_server_http_find(gw->srv, host, path) :
 	    BTAPI_ENOHANDLER;
 	if (rc == BT_OK) {
-		forward(gw, req, host);
+		forward(gw, g, req, host);
 		return;
 	}
+	g_no_body(g, req);
 	if ((st = static_match(gw, host, path)) != NULL) {
-		serve_static(gw, req, st, path, slash);
+		serve_static(gw, g, req, st, path, slash);
 		return;
 	}
 	reply_text(req, 404, "Not Found", "nothing is served at this address");
+}
+
+static void
+gw_request(struct evhttp_request *req, void *arg)
+{
+	struct btapi_gateway *gw = arg;
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = NULL;
+	struct gconn *g = NULL;
+	bufferevent_data_cb wcb;
+	bufferevent_event_cb ecb;
+	void *cbarg;
+
+	if (evcon != NULL) {
+		bev = evhttp_connection_get_bufferevent(evcon);
+		/* evhttp reads nothing more until this request is answered
+		   (its read callback would not expect it); the body, if any,
+		   is read through g */
+		bufferevent_getcb(bev, NULL, &wcb, &ecb, &cbarg);
+		bufferevent_setcb(bev, NULL, wcb, ecb, cbarg);
+		g = g_find(gw, bev);
+	}
+	if (g == NULL || g->evcon != evcon || !g->pending) {
+		g_refuse(NULL, req, 503, "Service Unavailable",
+		    "out of memory");
+		return;
+	}
+	g->pending = 0;
+	g->busy = 1;
+	evhttp_request_set_on_complete_cb(req, g_complete, g);
+	route(gw, g, req);
+	/* g is still there: evhttp closes connections from the loop */
+	if (g->st == G_BODY) {
+		g->reading = 1;
+		if (!g->paused)
+			bufferevent_enable(bev, EV_READ);
+	}
+	g_pump(g);
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */
@@ -1476,6 +2328,9 @@ btapi_gateway_open(struct btapi_gateway **out, struct event_base *base,
 	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_default_content_type(gw->http, "text/plain; charset=utf-8");
 	evhttp_set_gencb(gw->http, gw_request, gw);
+	if ((gw->attach = event_new(base, -1, 0, g_attach_fresh, gw)) == NULL)
+		goto out;
+	evhttp_set_bevcb(gw->http, gw_bev, gw);
 	rc = BT_EIO;
 	if ((gw->sock = evhttp_bind_socket_with_handle(gw->http, host, port)) ==
 	    NULL)
@@ -1520,6 +2375,8 @@ btapi_gateway_port(const struct btapi_gateway *gw)
 void
 btapi_gateway_close(struct btapi_gateway *gw)
 {
+	size_t i;
+
 	if (gw == NULL)
 		return;
 	while (gw->ptxs != NULL) {
@@ -1531,6 +2388,14 @@ btapi_gateway_close(struct btapi_gateway *gw)
 		stx_free(gw->stxs);
 	if (gw->http != NULL)
 		evhttp_free(gw->http);	/* closes every connection */
+	g_attach_fresh(-1, 0, gw);	/* frees those evhttp let go */
+	for (i = 0; i < CONN_BUCKETS; i++)
+		while (gw->conns[i] != NULL) {
+			gw->conns[i]->cbe = NULL;	/* its buffer is gone */
+			g_free(gw->conns[i]);
+		}
+	if (gw->attach != NULL)
+		event_free(gw->attach);
 	fcache_clear(gw);
 	free(gw->statics);
 	free(gw->listen);

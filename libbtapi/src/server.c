@@ -1814,8 +1814,21 @@ btapi_server_http_body(struct btapi_http_req *req, const void *data,
 		return BT_ECLOSED;
 	if (output_full(p->handler)) {
 		req->want_writable = 1;
+		/* a program that takes no body answers in time neither */
+		if (!req->head_done && !evtimer_pending(p->timer, NULL))
+			pend_arm(p);
 		return BT_EAGAIN;
 	}
+	if (!req->head_done) {
+		/* the answer is due request_timeout_ms after the body's end;
+		   until then the body's pace is the HTTP client's */
+		if (end)
+			pend_arm(p);
+		else
+			evtimer_del(p->timer);
+	}
+	if (len == 0 && !end)
+		return BT_OK;		/* nothing to send */
 	do {
 		n = len > BTAPI_IO_MAX ? BTAPI_IO_MAX : len;
 		bson_init(&b);

@@ -3,11 +3,18 @@
  * content served from a real store over a real socket (index, ETag, 304,
  * Range 206/416, MIME types, 404, redirects), reload and limits, the
  * header block limit (431 up to evhttp's hard limit, 400 beyond), files
- * served again after they change.  Requests
- * to programs are covered by test_server.c and gateway-http.sh.
+ * served again after they change.  Request bodies to a program (in a
+ * child process, over a real API server) stream: the program has the
+ * first part before the client sends the rest, a slow program keeps the
+ * gateway's memory bounded under a 64 MiB upload, chunked bodies, 413,
+ * 400 for bad framing, 100-continue, bodies to static routes dropped.
+ * Other requests to programs are covered by test_server.c and
+ * gateway-http.sh.
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +22,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <time.h>
@@ -24,6 +32,7 @@
 
 #include <bt/api.h>
 #include <bt/apigateway.h>
+#include <bt/apiserver.h>
 #include <bt/error.h>
 #include <bt/id.h>
 #include <bt/key.h>
@@ -40,6 +49,9 @@ static struct btcore_signer sg;
 static char home[BT_ID_HEX_LEN + 1];
 static struct event_base *base;
 static struct btapi_gateway *gw;
+static struct btapi_server *srv;
+static char sock_path[96];
+static pid_t prog_pid;
 
 static void
 put(const char *rel, const char *data)
@@ -86,6 +98,9 @@ setup(void)
 	put("/site/docs/x.css", "b{}");
 	ck_assert_ptr_nonnull(base = event_base_new());
 	gw = NULL;
+	srv = NULL;
+	prog_pid = 0;
+	snprintf(sock_path, sizeof(sock_path), "%s/api.sock", dir);
 }
 
 static void
@@ -93,8 +108,15 @@ teardown(void)
 {
 	char p[128];
 
+	if (prog_pid > 0) {
+		kill(prog_pid, SIGKILL);
+		waitpid(prog_pid, NULL, 0);
+	}
 	btapi_gateway_close(gw);
 	gw = NULL;
+	btapi_server_close(srv);
+	srv = NULL;
+	unlink(sock_path);
 	event_base_free(base);
 	btstore_close(st);
 	btcore_key_free(key);
@@ -469,6 +491,533 @@ START_TEST(changed_files)
 }
 END_TEST
 
+/* ---- request bodies to a program ------------------------------------------ */
+
+/*
+ * The program, in a child process: routes 127.0.0.1/up and answers a
+ * request when its body has ended, 200 with the number of body bytes it
+ * got.  After each piece it writes that number so far (uint64_t) to its
+ * pipe, then sleeps delay_us: a slow reader.
+ */
+struct prog {
+	int fd;
+	unsigned delay_us;
+	uint64_t total;
+	struct btapi *c;
+};
+
+static void
+prog_request(void *arg, struct btapi_http *req, const char *method,
+    const char *host, const char *uri, const struct btapi_header *h,
+    size_t n)
+{
+	(void)arg;
+	(void)req;
+	(void)method;
+	(void)host;
+	(void)uri;
+	(void)h;
+	(void)n;
+}
+
+static void
+prog_body(void *arg, struct btapi_http *req, const void *data, size_t len,
+    int end)
+{
+	struct prog *pg = arg;
+	struct btapi_header h = { "Content-Length", NULL };
+	char out[32], cl[16];
+	int n;
+
+	(void)data;
+	pg->total += len;
+	(void)!write(pg->fd, &pg->total, sizeof(pg->total));
+	if (pg->delay_us > 0)
+		usleep(pg->delay_us);
+	if (end) {
+		n = snprintf(out, sizeof(out), "%llu",
+		    (unsigned long long)pg->total);
+		pg->total = 0;
+		snprintf(cl, sizeof(cl), "%d", n);
+		h.value = cl;
+		(void)!btapi_http_respond(req, 200, &h, 1, out, (size_t)n, 1);
+	}
+}
+
+static void
+prog_abort(void *arg, struct btapi_http *req)
+{
+	(void)req;
+	((struct prog *)arg)->total = 0;
+}
+
+static const struct btapi_route_cbs PROG_CBS = {
+	prog_request, prog_body, prog_abort
+};
+
+static void
+prog_routed(void *arg, int err)
+{
+	struct prog *pg = arg;
+	uint64_t ready = UINT64_MAX;
+
+	if (err != BT_OK)
+		_exit(3);
+	(void)!write(pg->fd, &ready, sizeof(ready));
+}
+
+static void
+prog_hello(void *arg, int err)
+{
+	struct prog *pg = arg;
+
+	if (err != BT_OK || btapi_route(pg->c, "127.0.0.1", "/up", &PROG_CBS,
+	    pg, prog_routed, pg) != BT_OK)
+		_exit(2);
+}
+
+static void
+prog_closed(void *arg, int err)
+{
+	(void)arg;
+	(void)err;
+	_exit(0);
+}
+
+/* The last count the program wrote (UINT64_MAX: ready), or *last. */
+static uint64_t
+prog_count(int fd, uint64_t last)
+{
+	uint64_t v;
+
+	while (read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+		last = v;
+	return last;
+}
+
+/*
+ * An API server and a gateway on it (max_body bytes of body; the
+ * program answers within timeout_ms; max_output bytes queued to it),
+ * and the program, reading @p delay_us slowly.  Returns the read end of
+ * the program's pipe.
+ */
+static int
+start_program(uint64_t max_body, uint32_t timeout_ms, uint32_t max_output,
+    unsigned delay_us)
+{
+	struct btapi_server_config scfg;
+	struct btapi_gateway_config cfg;
+	struct prog pg;
+	struct event_base *b;
+	uint64_t v = 0;
+	time_t t0;
+	int fds[2];
+
+	btapi_server_config_init(&scfg);
+	scfg.socket_path = sock_path;
+	scfg.store = st;
+	scfg.signer = &sg;
+	scfg.request_timeout_ms = timeout_ms;
+	if (max_output > 0)
+		scfg.max_output = max_output;
+	ck_assert_int_eq(btapi_server_open(&srv, base, &scfg), BT_OK);
+	btapi_gateway_config_init(&cfg);
+	cfg.listen = "127.0.0.1:0";
+	cfg.max_body_bytes = max_body;
+	cfg.max_header_bytes = 4096;
+	ck_assert_int_eq(btapi_gateway_open(&gw, base, srv, st, &cfg), BT_OK);
+	ck_assert_int_eq(pipe(fds), 0);
+	ck_assert_int_ge(prog_pid = fork(), 0);
+	if (prog_pid == 0) {
+		close(fds[0]);
+		memset(&pg, 0, sizeof(pg));
+		pg.fd = fds[1];
+		pg.delay_us = delay_us;
+		if ((b = event_base_new()) == NULL ||
+		    btapi_open(&pg.c, b, sock_path, NULL, 0, prog_hello,
+		    &pg) != BT_OK)
+			_exit(1);
+		btapi_set_closed_cb(pg.c, prog_closed, &pg);
+		event_base_dispatch(b);
+		_exit(0);
+	}
+	close(fds[1]);
+	ck_assert_int_eq(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
+	t0 = time(NULL);
+	while (v != UINT64_MAX && time(NULL) - t0 < 5) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		v = prog_count(fds[0], v);
+		usleep(1000);
+	}
+	ck_assert_msg(v == UINT64_MAX, "the program did not start");
+	return fds[0];
+}
+
+static int
+gw_connect(void)
+{
+	struct sockaddr_in sa;
+	int fd;
+
+	ck_assert_int_ge(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)btapi_gateway_port(gw));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	return fd;
+}
+
+/* What the gateway has sent on @p fd; *closed when it closed. */
+struct rx {
+	char buf[8192];
+	size_t len;
+	int closed;
+};
+
+static void
+rx_poll(int fd, struct rx *r)
+{
+	ssize_t n;
+
+	if (r->closed || r->len + 1 >= sizeof(r->buf))
+		return;
+	n = recv(fd, r->buf + r->len, sizeof(r->buf) - 1 - r->len, 0);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+		r->closed = 1;
+	else if (n > 0)
+		r->len += (size_t)n;
+	r->buf[r->len] = '\0';
+}
+
+/* The status of the first answer in @p r (0: none yet). */
+static int
+rx_status(const struct rx *r)
+{
+	const char *p = r->buf;
+
+	if (strncmp(p, "HTTP/1.1 100 ", 13) == 0 &&
+	    (p = strstr(p, "\r\n\r\n")) != NULL)
+		p += 4;
+	if (p == NULL || strncmp(p, "HTTP/1.1 ", 9) != 0 ||
+	    strstr(p, "\r\n\r\n") == NULL)
+		return 0;
+	return (int)strtol(p + 9, NULL, 10);
+}
+
+/* The body of the first answer (after its header block), or "". */
+static const char *
+rx_body(const struct rx *r)
+{
+	const char *p = strstr(r->buf, "\r\n\r\n");
+
+	if (p != NULL && strncmp(r->buf, "HTTP/1.1 100 ", 13) == 0)
+		p = strstr(p + 4, "\r\n\r\n");
+	return p != NULL ? p + 4 : "";
+}
+
+/*
+ * Send @p len bytes (@p data, or a pattern when NULL) on @p fd while
+ * running the loop; *count follows the program's pipe @p pfd.
+ */
+static void
+send_all(int fd, const char *data, size_t len, int pfd, uint64_t *count,
+    struct rx *r)
+{
+	static char pat[65536];
+	size_t sent = 0, k;
+	ssize_t n;
+	time_t t0 = time(NULL);
+
+	memset(pat, 'b', sizeof(pat));
+	while (sent < len) {
+		ck_assert_msg(time(NULL) - t0 < 20, "send stalled at %zu",
+		    sent);
+		k = len - sent;
+		if (data == NULL && k > sizeof(pat))
+			k = sizeof(pat);
+		n = send(fd, data != NULL ? data + sent : pat, k,
+		    MSG_NOSIGNAL);
+		if (n > 0)
+			sent += (size_t)n;
+		else if (errno != EAGAIN && errno != EWOULDBLOCK)
+			ck_abort_msg("send: %s", strerror(errno));
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		if (pfd >= 0)
+			*count = prog_count(pfd, *count);
+		if (r != NULL)
+			rx_poll(fd, r);
+	}
+}
+
+/* Run the loop until the answer in @p r (or the connection closed). */
+static void
+wait_answer(int fd, struct rx *r, int pfd, uint64_t *count)
+{
+	time_t t0 = time(NULL);
+
+	while (time(NULL) - t0 < 10 && !r->closed &&
+	    (rx_status(r) == 0 || (rx_status(r) == 200 &&
+	    strlen(rx_body(r)) == 0))) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		rx_poll(fd, r);
+		if (pfd >= 0)
+			*count = prog_count(pfd, *count);
+		usleep(500);
+	}
+}
+
+/* Run the loop for @p ms, following the program's count. */
+static void
+run_for(int ms, int pfd, uint64_t *count)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		*count = prog_count(pfd, *count);
+		usleep(1000);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000 +
+	    (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+}
+
+START_TEST(body_streams)
+{
+	static const char head[] = "POST /up/x HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	    "Content-Length: 1048576\r\n\r\n";
+	struct rx r;
+	uint64_t count = 0;
+	int pfd, fd;
+
+	/* the program answers within 1 s of the body's end */
+	pfd = start_program(64u << 20, 1000, 0, 0);
+	fd = gw_connect();
+	memset(&r, 0, sizeof(r));
+	send_all(fd, head, strlen(head), pfd, &count, &r);
+	send_all(fd, NULL, 512 * 1024, pfd, &count, &r);
+	/* the first half reaches the program before the rest is sent */
+	run_for(1500, pfd, &count);
+	ck_assert_uint_eq(count, 512 * 1024);
+	ck_assert_int_eq(rx_status(&r), 0);
+	ck_assert(!r.closed);
+	/* a client slower than the program's time to answer is no 504 */
+	send_all(fd, NULL, 512 * 1024, pfd, &count, &r);
+	wait_answer(fd, &r, pfd, &count);
+	ck_assert_int_eq(rx_status(&r), 200);
+	ck_assert_str_eq(rx_body(&r), "1048576");
+	close(fd);
+	close(pfd);
+}
+END_TEST
+
+/* Send @p req on a new connection and wait for the answer. */
+static int
+exchange(const char *req, size_t len, struct rx *r)
+{
+	int fd = gw_connect();
+	uint64_t none = 0;
+
+	memset(r, 0, sizeof(*r));
+	send_all(fd, req, len, -1, &none, r);
+	wait_answer(fd, r, -1, &none);
+	return fd;
+}
+
+START_TEST(body_framing)
+{
+	static const char chunked[] = "POST /up HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n";
+	static char big[70000];
+	char req[512];
+	struct rx r;
+	uint64_t count = 0;
+	int pfd, fd, i;
+	time_t t0;
+
+	pfd = start_program(1u << 20, 2000, 0, 0);
+	/* a chunked body streams too, and the connection stays open */
+	fd = gw_connect();
+	memset(&r, 0, sizeof(r));
+	send_all(fd, chunked, strlen(chunked), pfd, &count, &r);
+	memset(big, 'c', sizeof(big));
+	memcpy(big, "10000;ext=1\r\n", 13);
+	send_all(fd, big, 13 + 65536, pfd, &count, &r);
+	run_for(300, pfd, &count);
+	ck_assert_uint_eq(count, 65536);
+	send_all(fd, "\r\n5\r\nabcde\r\n0\r\nX-Trailer: t\r\n\r\n", 31, pfd,
+	    &count, &r);
+	wait_answer(fd, &r, pfd, &count);
+	ck_assert_int_eq(rx_status(&r), 200);
+	ck_assert_str_eq(rx_body(&r), "65541");
+	ck_assert(!r.closed);
+	/* a request without body on the same connection */
+	memset(&r, 0, sizeof(r));
+	snprintf(req, sizeof(req), "GET /up/y HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	    "\r\n");
+	send_all(fd, req, strlen(req), pfd, &count, &r);
+	wait_answer(fd, &r, pfd, &count);
+	ck_assert_int_eq(rx_status(&r), 200);
+	ck_assert_str_eq(rx_body(&r), "0");
+	close(fd);
+
+	/* a chunked body over the limit: 413, the connection closes */
+	fd = gw_connect();
+	memset(&r, 0, sizeof(r));
+	send_all(fd, chunked, strlen(chunked), pfd, &count, &r);
+	memcpy(big + 13 + 65536, "\r\n", 2);
+	for (i = 0; i < 17 && rx_status(&r) == 0; i++)
+		send_all(fd, big, 13 + 65536 + 2, pfd, &count, &r);
+	wait_answer(fd, &r, pfd, &count);
+	ck_assert_int_eq(rx_status(&r), 413);
+	t0 = time(NULL);
+	while (!r.closed && time(NULL) - t0 < 5) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		rx_poll(fd, &r);
+		r.len = 0;
+	}
+	ck_assert(r.closed);
+	close(fd);
+
+	/* bad chunked framing: 400 */
+	snprintf(req, sizeof(req), "%szz\r\n", chunked);
+	close(exchange(req, strlen(req), &r));
+	ck_assert_int_eq(rx_status(&r), 400);
+	/* a length over the limit: 413 before any body is read */
+	snprintf(req, sizeof(req), "PUT /up HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	    "Content-Length: %u\r\n\r\n", (1u << 20) + 1);
+	close(exchange(req, strlen(req), &r));
+	ck_assert_int_eq(rx_status(&r), 413);
+	/* framing that cannot be trusted: 400 */
+	snprintf(req, sizeof(req), "POST /up HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	    "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc");
+	close(exchange(req, strlen(req), &r));
+	ck_assert_int_eq(rx_status(&r), 400);
+	snprintf(req, sizeof(req), "POST /up HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	    "Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd");
+	close(exchange(req, strlen(req), &r));
+	ck_assert_int_eq(rx_status(&r), 400);
+	snprintf(req, sizeof(req), "POST /up HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	    "Transfer-Encoding: gzip\r\n\r\n");
+	close(exchange(req, strlen(req), &r));
+	ck_assert_int_eq(rx_status(&r), 400);
+
+	/* Expect: 100-continue: "100 Continue", then the body */
+	fd = gw_connect();
+	memset(&r, 0, sizeof(r));
+	snprintf(req, sizeof(req), "POST /up HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	    "Content-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+	send_all(fd, req, strlen(req), pfd, &count, &r);
+	t0 = time(NULL);
+	while (strstr(r.buf, "\r\n\r\n") == NULL && time(NULL) - t0 < 5) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		rx_poll(fd, &r);
+	}
+	ck_assert_int_eq(strncmp(r.buf, "HTTP/1.1 100 Continue\r\n\r\n", 25),
+	    0);
+	send_all(fd, "hello", 5, pfd, &count, &r);
+	wait_answer(fd, &r, pfd, &count);
+	ck_assert_int_eq(rx_status(&r), 200);
+	ck_assert_str_eq(rx_body(&r), "5");
+	close(fd);
+	close(pfd);
+}
+END_TEST
+
+START_TEST(body_to_static)
+{
+	static const char two[] = "GET /a.txt HTTP/1.1\r\nHost: a\r\n"
+	    "Content-Length: 19\r\n\r\nGET /x HTTP/1.1\r\n\r\n"
+	    "GET /a.txt HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+	struct rx r;
+	const char *second;
+	int fd;
+
+	start("/=/site");
+	/* the body is dropped, not taken for the next request */
+	fd = exchange(two, strlen(two), &r);
+	ck_assert_int_eq(rx_status(&r), 200);
+	second = strstr(rx_body(&r), "HTTP/1.1 ");
+	while (second == NULL && !r.closed) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		rx_poll(fd, &r);
+		second = strstr(rx_body(&r), "HTTP/1.1 ");
+		usleep(500);
+	}
+	ck_assert_ptr_nonnull(second);
+	ck_assert_int_eq(strncmp(second, "HTTP/1.1 200", 12), 0);
+	ck_assert_int_eq(strncmp(rx_body(&r), "0123456789", 10), 0);
+	close(fd);
+}
+END_TEST
+
+/* Bytes of the heap in use (this process: the gateway, the API server
+   and the client). */
+static size_t
+heap_used(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+}
+
+START_TEST(body_memory_bounded)
+{
+	char head[256];
+	size_t base_heap, peak = 0, h, sent = 0, k;
+	static char pat[65536];
+	struct rx r;
+	uint64_t count = 0, total = 64u << 20;
+	ssize_t n;
+	time_t t0;
+	int pfd, fd;
+
+	/* a program that reads 1 ms a piece, 1 MiB queued to it at most */
+	pfd = start_program(128u << 20, 5000, 1u << 20, 1000);
+	fd = gw_connect();
+	memset(&r, 0, sizeof(r));
+	snprintf(head, sizeof(head), "PUT /up/big HTTP/1.1\r\nHost: 127.0.0.1"
+	    "\r\nContent-Length: %llu\r\n\r\n", (unsigned long long)total);
+	send_all(fd, head, strlen(head), pfd, &count, &r);
+	base_heap = heap_used();
+	memset(pat, 'm', sizeof(pat));
+	t0 = time(NULL);
+	while (sent < total && time(NULL) - t0 < 60) {
+		k = total - sent > sizeof(pat) ? sizeof(pat) :
+		    (size_t)(total - sent);
+		if ((n = send(fd, pat, k, MSG_NOSIGNAL)) > 0)
+			sent += (size_t)n;
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		count = prog_count(pfd, count);
+		rx_poll(fd, &r);
+		h = heap_used();
+		if (h > base_heap && h - base_heap > peak)
+			peak = h - base_heap;
+	}
+	ck_assert_uint_eq(sent, total);
+	/* the program was behind: the gateway held the rest back */
+	ck_assert_uint_lt(count, total);
+	wait_answer(fd, &r, pfd, &count);
+	while (rx_status(&r) == 0 && time(NULL) - t0 < 60) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		rx_poll(fd, &r);
+		h = heap_used();
+		if (h > base_heap && h - base_heap > peak)
+			peak = h - base_heap;
+	}
+	ck_assert_int_eq(rx_status(&r), 200);
+	wait_answer(fd, &r, pfd, &count);
+	ck_assert_str_eq(rx_body(&r), "67108864");
+	/* bounded by the program's queue and the gateway's read-ahead,
+	   far below the 64 MiB sent */
+	ck_assert_msg(peak < (8u << 20), "heap grew by %zu bytes", peak);
+	close(fd);
+	close(pfd);
+}
+END_TEST
+
 Suite *
 suite_gateway(void)
 {
@@ -482,6 +1031,14 @@ suite_gateway(void)
 	tcase_add_test(tc, reload_and_limits);
 	tcase_add_test(tc, header_limit);
 	tcase_add_test(tc, changed_files);
+	tcase_add_test(tc, body_to_static);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("bodies");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, body_streams);
+	tcase_add_test(tc, body_framing);
+	tcase_add_test(tc, body_memory_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -5,7 +5,9 @@
 # limits and errors (404, 413 body, 431 header block over the limit up
 # to evhttp's hard limit of 4 x the limit, 400 beyond it (evhttp's own
 # answer in libevent 2.1), 431 too many headers, 400 garbage), and programs registering routes
-# (tools/http-echo-program): streamed bodies both ways, a manifest
+# (tools/http-echo-program): streamed bodies both ways (the program has
+# the first part of a body before the client sends the rest; a 64 MiB
+# upload leaves the gateway's memory bounded), a manifest
 # without the route refused, a silent program 504 within ~5 s, a program
 # that goes away 502 — while other requests keep being served.
 #   test/integration/gateway-http.sh BUILD_DIR
@@ -158,6 +160,39 @@ check "431 headers" "431" "$(code "${hdrs[@]}" "$url/echo")"
 "$bin/http-echo-program" -S "$sock" -m "$dir/manifest-none" -H 127.0.0.1 \
     -P /echo2 >"$dir/refused.out" 2>&1
 check "route outside manifest refused" "3" "$?"
+# request bodies stream: the echo of the first half comes back before
+# the client sends the second half
+stream_early() {
+	python3 - "$port" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+half = b"x" * 300000
+s.sendall(b"POST /echo/s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          b"Content-Length: %d\r\n\r\n" % (2 * len(half)) + half)
+got = b""
+try:
+    while len(got.split(b"\r\n\r\n", 1)[-1]) < 100000 or b"\r\n\r\n" not in got:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+except socket.timeout:
+    pass
+early = b"\r\n\r\n" in got and len(got.split(b"\r\n\r\n", 1)[1]) >= 100000
+s.sendall(half)
+try:
+    while not got.endswith(b"0\r\n\r\n"):
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+except socket.timeout:
+    pass
+print(got.split(b"\r\n", 1)[0].decode("latin-1").split(" ")[1] + " " +
+      ("early" if early else "late"))
+PY
+}
+check "body streams to the program" "200 early" "$(stream_early)"
 echo_prog stream /stream "$dir/manifest-echo" >/dev/null
 check "streamed response" "200 1048576" "$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "$url/stream")"
 echo_prog silent /slow "$dir/manifest-echo" >/dev/null
@@ -179,6 +214,27 @@ check "404 after it went" "404" "$(code "$url/gone")"
 check "still serving" "200" "$(code "$url/")"
 kill -0 "${pids[0]}" 2>/dev/null
 check "gateway alive" "0" "$?"
+
+# a 64 MiB upload through a second gateway (128 MiB body limit) to the
+# echo program: the gateway's peak memory stays far below the body
+mkdir -m 700 "$dir/n2"
+"$bin/gateway-test" -d "$dir/n2" -t 5000 -b 134217728 >"$dir/gw2.log" 2>&1 &
+gw2=$!
+pids+=($gw2)
+for _ in $(seq 50); do [ -e "$dir/n2/info" ] && break; sleep 0.1; done
+port2=$(awk '$1 == "port" {print $2}' "$dir/n2/info")
+"$bin/http-echo-program" -S "$dir/n2/api/sock" -H 127.0.0.1 -P /echo \
+    >"$dir/prog2.out" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do grep -q ready "$dir/prog2.out" 2>/dev/null && break; sleep 0.1; done
+head -c 67108864 /dev/zero >"$dir/big64"
+hwm0=$(awk '/^VmHWM/ {print $2}' /proc/$gw2/status)
+check "64 MiB upload echoed" "200 67108864" \
+    "$(curl -s -m 60 -o /dev/null -w '%{http_code} %{size_download}' -T "$dir/big64" "http://127.0.0.1:$port2/echo/big")"
+hwm1=$(awk '/^VmHWM/ {print $2}' /proc/$gw2/status)
+check "gateway memory bounded" "1" \
+    "$([ $((hwm1 - hwm0)) -lt 24576 ] && echo 1 || echo "grew by $((hwm1 - hwm0)) KiB")"
+rm -f "$dir/big64"
 
 echo "gateway-http: $checks checks, $fails failed"
 [ $fails -eq 0 ]

@@ -20,11 +20,23 @@
  * and the connection closed, up to a hard limit of 4 x max_header_bytes
  * (at most 256 KiB) beyond which evhttp itself closes with 400 (libevent
  * 2.1); more headers than a program may be given 431; body over
- * max_body_bytes 413 (refused
- * from its Content-Length, or as soon as a chunked body passes it);
- * program gone 502; program without an answer within the API server's
- * request_timeout_ms 504.  The gateway must be closed before the API
- * server (closing the server first answers its requests 502).
+ * max_body_bytes 413 (refused from its Content-Length before any of it
+ * is read, or as soon as a chunked body passes it); folded header lines,
+ * a repeated or malformed Content-Length, a Transfer-Encoding other than
+ * chunked or together with Content-Length 400; program gone 502; program
+ * without an answer within the API server's request_timeout_ms after the
+ * end of the request body 504.  The gateway must be closed before the
+ * API server (closing the server first answers its requests 502).
+ *
+ * Request bodies stream: each piece goes to the program as it is read,
+ * paced by the program's queue (the API server's max_output); while that
+ * queue is full the gateway keeps at most 256 KiB of a connection read
+ * ahead and stops reading from it.  A body nothing takes (static routes,
+ * errors, a program that answered before the body's end) is read and
+ * dropped.  "Expect: 100-continue" is answered when the request goes to
+ * a program; otherwise the connection closes after the answer.  One
+ * request at a time per connection: a pipelined request waits until the
+ * one before it is answered.
  *
  * Everything runs on the caller's event loop, from that loop's thread.
  */

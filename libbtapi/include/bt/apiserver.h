@@ -147,8 +147,10 @@ struct btapi_http_cbs {
 	void (*on_body)(void *arg, const void *data, size_t len);
 	/* The end: BT_OK after the whole response; BTAPI_EGONE (program
 	   disconnected or server closed), BT_ETIMEDOUT (no head within
-	   request_timeout_ms), BT_EPROTO (the program broke the exchange)
-	   otherwise.  The request is freed when this returns. */
+	   request_timeout_ms of the end of the request body, or of a
+	   piece the program's queue could not take), BT_EPROTO (the
+	   program broke the exchange) otherwise.  The request is freed
+	   when this returns. */
 	void (*on_end)(void *arg, int status);
 	/* May be NULL: the program's queue has room again after
 	   btapi_server_http_body() answered BT_EAGAIN. */
@@ -193,6 +195,9 @@ BT_EXPORT BT_WUR int btapi_server_http_start(struct btapi_http_req **out,
 /**
  * Send a piece of the request body (borrowed; split into pieces of at
  * most BTAPI_IO_MAX), @p end 1 with the last one (@p len may be 0).
+ * Bodies stream: the program receives each piece as it is sent, and
+ * request_timeout_ms runs from the end of the body (a slow client is
+ * not a slow program); a piece the queue could not take starts it too.
  * @return BT_OK; BT_EINVAL; BT_ESTATE (the body has ended); BT_EAGAIN
  *	   (the program's queue is full: wait for on_writable; nothing was
  *	   sent); BT_ENOMEM.
