@@ -1209,13 +1209,30 @@ dcall_take(struct job *f, struct dcall *d, const uint8_t *doc, size_t len)
 	return BT_OK;
 }
 
+/* Queue the blocks of call @p d again, as they were.  On failure the
+ * fetch ends and @p d is freed. */
+static int
+dcall_requeue(struct job *f, struct dcall *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		if (wl_push(&f->q, &d->w[i].id, d->w[i].tag) != BT_OK) {
+			free(d);
+			fetch_finish(f, BT_ENOMEM);
+			return BT_ENOMEM;
+		}
+		f->q.w[f->q.n - 1].tries = d->w[i].tries;
+	}
+	return BT_OK;
+}
+
 static void
 dcall_cb(void *arg, const struct btnet_rpc_result *res)
 {
 	struct dcall *d = arg;
 	struct job *f = d->f;
 	struct btapi_replicator *r = f->r;
-	size_t i;
 	int rc;
 
 	f->inflight--;
@@ -1247,15 +1264,8 @@ dcall_cb(void *arg, const struct btnet_rpc_result *res)
 			direct_off(f, rc == BT_EVERIFY ? "sent a block that is "
 			    "not what was asked" : rc == BT_EPROTO ? "sent a "
 			    "malformed reply" : btapi_strerror(rc));
-		for (i = 0; i < d->n; i++) {
-			if (wl_push(&f->q, &d->w[i].id, d->w[i].tag) !=
-			    BT_OK) {
-				free(d);
-				fetch_finish(f, BT_ENOMEM);
-				return;
-			}
-			f->q.w[f->q.n - 1].tries = d->w[i].tries;
-		}
+		if (dcall_requeue(f, d) != BT_OK)
+			return;
 	}
 	free(d);
 	fetch_pump(f);
@@ -1294,19 +1304,12 @@ dcall_send(struct job *f, struct dcall *d)
 static int
 dcall_flush(struct job *f, struct dcall *d)
 {
-	size_t i;
 	int rc;
 
 	if ((rc = dcall_send(f, d)) == BT_OK)
 		return 0;
-	for (i = 0; i < d->n; i++) {
-		if (wl_push(&f->q, &d->w[i].id, d->w[i].tag) != BT_OK) {
-			free(d);
-			fetch_finish(f, BT_ENOMEM);
-			return 1;
-		}
-		f->q.w[f->q.n - 1].tries = d->w[i].tries;
-	}
+	if (dcall_requeue(f, d) != BT_OK)
+		return 1;
 	free(d);
 	if (rc == BT_EAGAIN && f->inflight > 0)
 		return 1;
