@@ -82,4 +82,17 @@ size_t btnet_rt_nearer_(const struct btnet_rt *rt, const struct bt_id *key,
 int btnet_rt_same_prefix_(const struct btnet_dht_addr *a,
     const struct btnet_dht_addr *b);
 
+/*
+ * btnet_dht_input() for a message that came over a relayed connection
+ * (bt/relay.h): @p from is the local end of the relay, not an address of
+ * the sender, so it is used only to answer (and to rate-limit and bind
+ * write tokens), never learned: the sender does not enter or refresh the
+ * routing table, is not pinged there, an answer to one of our requests
+ * does not mark the address we asked as alive, and a "welcome" does not
+ * tell us our external address.
+ */
+int btnet_dht_input_relayed_(struct btnet_dht *dht,
+    const struct btnet_dht_addr *from, const struct bt_id *from_id,
+    const uint8_t *msg, size_t len);
+
 #endif /* BTNET_DHT_INTERNAL_H */

@@ -989,9 +989,14 @@ lookup_reply(struct btnet_dht *dht, struct op *op, struct cand *c,
 	return BT_OK;
 }
 
+/*
+ * A reply.  @p relayed: it came over a relayed connection, which proves
+ * nothing about an address of its sender (see btnet_dht_input_relayed_()).
+ */
 static int
 handle_reply(struct btnet_dht *dht, const struct btcore_msg *m,
-    const struct btnet_dht_addr *from, const struct bt_id *from_id)
+    const struct btnet_dht_addr *from, const struct bt_id *from_id,
+    int relayed)
 {
 	struct pending *p;
 	struct op *op;
@@ -1016,8 +1021,9 @@ handle_reply(struct btnet_dht *dht, const struct btcore_msg *m,
 	pending_unlink(dht, p);
 	dht->stats.replies++;
 	op = p->op;
-	node_answered(dht, from_id, &p->to);
-	if (t == BTCORE_MSG_WELCOME) {
+	if (!relayed)
+		node_answered(dht, from_id, &p->to);
+	if (t == BTCORE_MSG_WELCOME && !relayed) {
 		const uint8_t *ip;
 		int64_t port;
 
@@ -1121,9 +1127,11 @@ has_token(const struct btnet_dht *dht, const struct btcore_msg *m,
 	    token_valid(dht, from, p, len);
 }
 
+/* A request; @p relayed as for handle_reply(). */
 static int
 handle_request(struct btnet_dht *dht, const struct btcore_msg *m,
-    const struct btnet_dht_addr *from, const struct bt_id *from_id)
+    const struct btnet_dht_addr *from, const struct bt_id *from_id,
+    int relayed)
 {
 	struct btcore_msg *r = NULL;
 	enum btcore_msg_type t = btcore_msg_type(m);
@@ -1288,7 +1296,9 @@ handle_request(struct btnet_dht *dht, const struct btcore_msg *m,
 	rc = send_msg(dht, r, from, from_id);
 	dht->stats.requests++;
 	/* a known node proves it is alive; an unknown one is pinged */
-	if (btnet_rt_find_(&dht->rt, from_id) != NULL)
+	if (relayed)
+		;	/* not at this address: the table learns nothing */
+	else if (btnet_rt_find_(&dht->rt, from_id) != NULL)
 		(void)btnet_rt_seen_(&dht->rt, from_id, &contact, now, NULL);
 	else if (btnet_rt_wants_(&dht->rt, from_id, &contact))
 		send_ping(dht, &contact, from_id);
@@ -1313,9 +1323,9 @@ send_error(struct btnet_dht *dht, int64_t tid, int code,
 	btcore_msg_free(m);
 }
 
-int
-btnet_dht_input(struct btnet_dht *dht, const struct btnet_dht_addr *from,
-    const struct bt_id *from_id, const uint8_t *msg, size_t len)
+static int
+input(struct btnet_dht *dht, const struct btnet_dht_addr *from,
+    const struct bt_id *from_id, const uint8_t *msg, size_t len, int relayed)
 {
 	struct btcore_msg *m = NULL;
 	int64_t tid;
@@ -1340,14 +1350,29 @@ btnet_dht_input(struct btnet_dht *dht, const struct btnet_dht_addr *from,
 		goto out;
 	}
 	if (btcore_msg_is_reply(m))
-		rc = handle_reply(dht, m, from, from_id);
+		rc = handle_reply(dht, m, from, from_id, relayed);
 	else
-		rc = handle_request(dht, m, from, from_id);
+		rc = handle_request(dht, m, from, from_id, relayed);
 out:
 	if (rc != BT_OK && rc != BT_EAGAIN)
 		dht->stats.dropped++;
 	btcore_msg_free(m);
 	return rc;
+}
+
+int
+btnet_dht_input(struct btnet_dht *dht, const struct btnet_dht_addr *from,
+    const struct bt_id *from_id, const uint8_t *msg, size_t len)
+{
+	return input(dht, from, from_id, msg, len, 0);
+}
+
+int
+btnet_dht_input_relayed_(struct btnet_dht *dht,
+    const struct btnet_dht_addr *from, const struct bt_id *from_id,
+    const uint8_t *msg, size_t len)
+{
+	return input(dht, from, from_id, msg, len, 1);
 }
 
 /* ---- timers ------------------------------------------------------------ */

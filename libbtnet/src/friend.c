@@ -1014,20 +1014,15 @@ on_peer(struct btnet *net, void *arg, const struct bt_id *id, int up)
 	(void)evtimer_add(fr->tick, &soon);
 }
 
-/* The friends' resolution source: a relayed route, else the addresses of
- * the friend's file. */
+/* The friends' resolution source: the addresses of the friend's file (a
+ * relayed route comes first: btnet_resolve() asks for it itself). */
 static int
 on_resolve(struct btnet *net, void *arg, const struct bt_id *id,
     uint64_t token)
 {
 	struct net_friends *fr = arg;
-	struct btnet_dht_addr a;
 	struct fr_friend *f;
 
-	if (btnet_relay_route_addr_(net, id, &a) == BT_OK) {
-		btnet_resolve_found_(net, token, &a, 1);
-		return BT_OK;
-	}
 	if ((f = fr_find(fr, id)) == NULL || f->pf.naddrs == 0)
 		return BT_ENOTFOUND;
 	btnet_resolve_found_(net, token, f->pf.addrs, f->pf.naddrs);

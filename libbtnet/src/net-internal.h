@@ -53,8 +53,13 @@ struct net_conn {
 	struct bt_id expect;		/* dialled: the id we meant */
 	int has_expect;
 	int outbound, established;
+	/* through a relay (relay.c): dialled at a route's listener, or
+	   accepted from a circuit's socket.  Its addresses are ends of the
+	   relay here, never the peer's: nothing records them as such */
+	int relayed;
 	struct btnet_dht_addr dialed;	/* outbound: the address dialled */
-	struct btnet_dht_addr from;	/* the peer's listening address */
+	struct btnet_dht_addr from;	/* the peer's listening address; for
+					   a relayed one the local end */
 	struct net_out *q, *qtail;
 	size_t qn, qbytes;
 	uint64_t last_used;
@@ -276,6 +281,10 @@ void btnet_resolve_close_(struct btnet *net);
 /* Remember @p addr (a listening address) and @p key for @p id. */
 void btnet_cache_put_(struct btnet *net, const struct bt_id *id,
     const struct btnet_dht_addr *addr, const struct bt_pubkey *key);
+/* The cached addresses of @p id: up to @p max into @p out, most recent
+ * first; how many (tests). */
+size_t btnet_cache_addrs_(const struct btnet *net, const struct bt_id *id,
+    struct btnet_dht_addr *out, size_t max);
 /* A resolution hook found @p n addresses for the resolution @p token. */
 void btnet_resolve_found_(struct btnet *net, uint64_t token,
     const struct btnet_dht_addr *addrs, size_t n);
@@ -307,10 +316,14 @@ int btnet_friend_init_(struct btnet *net);
 void btnet_friend_close_(struct btnet *net);
 int btnet_relay_init_(struct btnet *net);
 void btnet_relay_close_(struct btnet *net);
-/* A relayed route's local address for @p id (friend.c's resolution
- * hook asks it first).  BT_OK or BT_ENOTFOUND. */
+/* A relayed route's local address for @p id (the resolution returns it
+ * first, and never caches it).  BT_OK or BT_ENOTFOUND. */
 int btnet_relay_route_addr_(struct btnet *net, const struct bt_id *id,
     struct btnet_dht_addr *out);
+/* 1 when @p a is a local end of our relaying: a route's listener (what a
+ * routed dial connects to) or the local address of one of our circuits'
+ * sockets (where a relayed connection to our listener comes from). */
+int btnet_relay_local_end_(struct btnet *net, const struct btnet_dht_addr *a);
 /* The relays that accepted our registration: up to @p max; how many. */
 size_t btnet_relay_registered_(struct btnet *net, struct bt_id *out,
     size_t max);

@@ -10,8 +10,12 @@
  * (one per node id with at least one connection).  The first message on a
  * dialled connection is "hello", naming the address we listen on, so the
  * acceptor can attribute the peer's DHT messages to that address rather
- * than to an ephemeral port.  When admission is required (admit.c), a
- * connection becomes established only once its peer is admitted.
+ * than to an ephemeral port.  A relayed connection (relay.c) is marked:
+ * its remote address is an end of the relay on this host, so it sends no
+ * "hello", and neither the cache nor the DHT engine learns an address of
+ * the peer from it (the peer's signed address record is the source of
+ * those).  When admission is required (admit.c), a connection becomes
+ * established only once its peer is admitted.
  *
  * Timers.  dht_timer runs btnet_dht_tick() at btnet_dht_next_deadline();
  * the engine asks for the time whenever it starts work, and that arms
@@ -40,6 +44,7 @@
 #include <openssl/rand.h>
 
 #include "btnet-internal.h"
+#include "dht-internal.h"
 #include "net-internal.h"
 
 #define HOUSE_MS	1000
@@ -353,6 +358,7 @@ dial(struct btnet *net, const struct btnet_dht_addr *addr,
 	nc->outbound = 1;
 	nc->dialed = *addr;
 	nc->from = *addr;
+	nc->relayed = btnet_relay_local_end_(net, addr);
 	if (id != NULL) {
 		nc->expect = *id;
 		nc->has_expect = 1;
@@ -396,7 +402,8 @@ btnet_send_to_(struct btnet *net, const struct btnet_dht_addr *addr,
 	if (nc == NULL && id == NULL) {
 		/* an established connection to that address will do */
 		for (it = net->conns; it != NULL; it = it->next)
-			if (it->established && btnet_addr_eq_(&it->from, addr)) {
+			if (it->established && !it->relayed &&
+			    btnet_addr_eq_(&it->from, addr)) {
 				nc = it;
 				break;
 			}
@@ -774,6 +781,8 @@ on_established(struct btnet_conn *c, const struct bt_id *peer, void *arg)
 			nc_free(net, nc);
 			return;
 		}
+		/* from one of our circuits' sockets: a relayed connection */
+		nc->relayed = btnet_relay_local_end_(net, &nc->from);
 	}
 	if (btnet_conn_peer(c, NULL, &key) != BT_OK ||
 	    memcmp(peer->b, net->self.b, BT_ID_LEN) == 0 ||
@@ -802,9 +811,12 @@ btnet_conn_ready_(struct btnet *net, struct net_conn *nc,
 	}
 	nc->established = 1;
 	nc->last_used = btnet_now_ms_(net);
+	/* a relay's end is no address of the peer: only its key is learned */
 	if (nc->outbound) {
-		btnet_cache_put_(net, peer, &nc->dialed, key);
-		send_hello(net, nc);
+		btnet_cache_put_(net, peer, nc->relayed ? NULL : &nc->dialed,
+		    key);
+		if (!nc->relayed)
+			send_hello(net, nc);
 	} else {
 		btnet_cache_put_(net, peer, NULL, key);
 	}
@@ -872,7 +884,9 @@ on_hello(struct btnet *net, void *arg, struct net_conn *nc,
 	(void)arg;
 	(void)raw;
 	(void)len;
-	if (nc->outbound)
+	/* relayed: the claim would pair a port of the peer with our end of
+	   the relay; its signed address record tells its addresses */
+	if (nc->outbound || nc->relayed)
 		return BT_OK;
 	if (btcore_msg_get_int64(m, BTCORE_MSG_F_PORT, &port) == BT_OK)
 		nc->from.port = (uint16_t)port;
@@ -901,6 +915,17 @@ is_dht_type(enum btcore_msg_type t)
 	return t >= BTCORE_MSG_PING_REQ && t <= BTCORE_MSG_ERROR;
 }
 
+/* To the DHT engine, which learns no address from a relayed connection. */
+static int
+dht_input(struct btnet *net, const struct net_conn *nc,
+    const struct bt_id *from, const uint8_t *msg, size_t len)
+{
+	if (nc->relayed)
+		return btnet_dht_input_relayed_(net->dht, &nc->from, from, msg,
+		    len);
+	return btnet_dht_input(net->dht, &nc->from, from, msg, len);
+}
+
 void
 btnet_conn_input_(struct btnet_conn *c, const uint8_t *msg, size_t len,
     void *arg)
@@ -926,8 +951,7 @@ btnet_conn_input_(struct btnet_conn *c, const uint8_t *msg, size_t len,
 	rc = btcore_msg_decode(&m, msg, len);
 	if (rc == BT_EUNSUPPORTED) {
 		/* the engine answers it with an "error" reply */
-		if (btnet_dht_input(net->dht, &nc->from, &from, msg, len) !=
-		    BT_OK)
+		if (dht_input(net, nc, &from, msg, len) != BT_OK)
 			net->stats.dropped++;
 		goto out;
 	}
@@ -944,8 +968,7 @@ btnet_conn_input_(struct btnet_conn *c, const uint8_t *msg, size_t len,
 	}
 	if (btcore_msg_is_reply(m) && req_reply(net, &from, m))
 		goto out;
-	if (!is_dht_type(t) ||
-	    btnet_dht_input(net->dht, &nc->from, &from, msg, len) != BT_OK)
+	if (!is_dht_type(t) || dht_input(net, nc, &from, msg, len) != BT_OK)
 		net->stats.dropped++;
 out:
 	btcore_msg_free(m);

@@ -68,6 +68,10 @@ struct rl_local {
 	struct bt_id target;		/* a caller's end: the route's */
 	int caller;
 	int draining;			/* the circuit ended: delivering */
+	/* a target's end: the local address of its socket, which our
+	   listener sees as the remote address of the relayed connection */
+	struct btnet_dht_addr src;
+	int has_src;
 };
 
 struct net_relay {
@@ -522,6 +526,32 @@ mine_find(struct net_relay *rl, const struct bt_id *relay)
 	return NULL;
 }
 
+/* The local address of socket @p fd. */
+static int
+sock_addr(evutil_socket_t fd, struct btnet_dht_addr *a)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	socklen_t sl = sizeof(ss);
+
+	memset(a, 0, sizeof(*a));
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+		return BT_EIO;
+	if (ss.ss_family == AF_INET) {
+		a->family = 4;
+		memcpy(a->ip, &s4->sin_addr, 4);
+		a->port = ntohs(s4->sin_port);
+	} else if (ss.ss_family == AF_INET6) {
+		a->family = 6;
+		memcpy(a->ip, &s6->sin6_addr, 16);
+		a->port = ntohs(s6->sin6_port);
+	} else {
+		return BT_EIO;
+	}
+	return BT_OK;
+}
+
 /* Our own listener as a loopback-reachable address. */
 static int
 own_addr(struct btnet *net, struct btnet_dht_addr *a)
@@ -587,6 +617,9 @@ on_incoming(struct btnet *net, void *arg, struct net_conn *nc,
 		local_free(net, lc, 1);
 		return BT_EIO;
 	}
+	/* connect() bound the local end: how the connection will be known */
+	lc->has_src = sock_addr(bufferevent_getfd(lc->bev), &lc->src) ==
+	    BT_OK;
 	return BT_OK;
 }
 
@@ -722,6 +755,23 @@ route_free(struct net_relay *rl, struct rl_route **rp)
 }
 
 int
+btnet_relay_local_end_(struct btnet *net, const struct btnet_dht_addr *a)
+{
+	struct rl_route *r;
+	struct rl_local *lc;
+
+	if (net->relay == NULL || a == NULL)
+		return 0;
+	for (r = net->relay->routes; r != NULL; r = r->next)
+		if (btnet_addr_eq_(&r->addr, a))
+			return 1;
+	for (lc = net->relay->locals; lc != NULL; lc = lc->next)
+		if (lc->has_src && btnet_addr_eq_(&lc->src, a))
+			return 1;
+	return 0;
+}
+
+int
 btnet_relay_route_addr_(struct btnet *net, const struct bt_id *id,
     struct btnet_dht_addr *out)
 {
@@ -749,7 +799,6 @@ btnet_relay_route(struct btnet *net, const struct bt_id *target,
 	rp = route_find(rl, target);
 	if (*rp != NULL) {
 		(*rp)->relay = *relay;
-		btnet_cache_put_(net, target, &(*rp)->addr, NULL);
 		return BT_OK;
 	}
 	if (rl->nroutes >= BTNET_RELAY_ROUTES_MAX)
@@ -775,11 +824,11 @@ btnet_relay_route(struct btnet *net, const struct bt_id *target,
 	r->addr.family = 4;
 	memcpy(r->addr.ip, &sin.sin_addr, 4);
 	r->addr.port = ntohs(sin.sin_port);
+	/* the resolution of target returns r->addr first while it lasts
+	   (resolve.c); it is never cached as an address of target */
 	r->next = rl->routes;
 	rl->routes = r;
 	rl->nroutes++;
-	/* the first address the resolution of target finds */
-	btnet_cache_put_(net, target, &r->addr, NULL);
 	return BT_OK;
 }
 

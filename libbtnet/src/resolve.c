@@ -1,7 +1,8 @@
 /*
  * resolve.c - node id -> addresses: the cache of addresses seen, the
  * address list encoding, our signed address record and its publication,
- * and resolution (cache, routing table, the friends' hook, the DHT).
+ * and resolution (a relayed route, the cache, the routing table, the
+ * friends' hook, the DHT).
  */
 #include <bt/dht.h>
 #include <bt/hash.h>
@@ -183,6 +184,20 @@ btnet_cache_put_(struct btnet *net, const struct bt_id *id,
 		i = e->naddrs - 1;
 	memmove(&e->addrs[1], &e->addrs[0], i * sizeof(e->addrs[0]));
 	e->addrs[0] = *addr;
+}
+
+size_t
+btnet_cache_addrs_(const struct btnet *net, const struct bt_id *id,
+    struct btnet_dht_addr *out, size_t max)
+{
+	const struct net_cache_entry *e = cache_find(net, id);
+	size_t n;
+
+	if (e == NULL)
+		return 0;
+	n = e->naddrs < max ? e->naddrs : max;
+	memcpy(out, e->addrs, n * sizeof(*out));
+	return n;
 }
 
 /* ---- resolutions ------------------------------------------------------ */
@@ -410,6 +425,14 @@ btnet_resolve(struct btnet *net, const struct bt_id *id, btnet_resolve_cb cb,
 
 	if ((rc = r_new(net, id, cb, arg, &r)) != BT_OK)
 		return rc;
+	/* a route of ours (bt/relay.h) first, while it lasts: it is a way
+	   to the node, not an address of it, so the cache never holds it */
+	if (btnet_relay_route_addr_(net, id, &r->addrs[0]) == BT_OK) {
+		r->n = 1;
+		net->stats.resolved_hook++;
+		r_soon(r, BT_OK);
+		return BT_OK;
+	}
 	e = cache_find(net, id);
 	if (e != NULL && e->naddrs > 0 &&
 	    btnet_now_ms_(net) - e->stamp < net->cfg.cache_ms) {

@@ -4,7 +4,9 @@
  * calls B, and opens a direct connection to it; R forwards only
  * ciphertext (the payload never appears in what it forwards); R relays
  * only for registered nodes; B's peer file names R; what an end sent
- * just before closing its connection still arrives.
+ * just before closing its connection still arrives; a peer met through a
+ * relay is never recorded at an end of the relay (routing table, cache,
+ * resolution once the route is gone).
  */
 #include <check.h>
 #include <signal.h>
@@ -388,6 +390,166 @@ START_TEST(close_delivers_the_rest)
 }
 END_TEST
 
+struct resres {
+	int done, status;
+	size_t n;
+	struct btnet_dht_addr addrs[BTNET_ADDRS_MAX];
+};
+
+static void
+on_resolved(void *arg, int status, const struct bt_id *id,
+    const struct btnet_dht_addr *addrs, size_t n)
+{
+	struct resres *r = arg;
+
+	(void)id;
+	r->done = 1;
+	r->status = status;
+	r->n = status == BT_OK ? n : 0;
+	if (r->n > 0)
+		memcpy(r->addrs, addrs, n * sizeof(*addrs));
+}
+
+/* Resolve node @p id at node @p at; the status, addresses in @p r. */
+static int
+resolve(int at, int id, struct resres *r)
+{
+	uint64_t end = mono_ms() + 8000;
+
+	memset(r, 0, sizeof(*r));
+	ck_assert_int_eq(btnet_resolve(nodes[at].net, &nodes[id].id,
+	    on_resolved, r), BT_OK);
+	while (!r->done && mono_ms() < end)
+		run_for(10);
+	ck_assert(r->done);
+	return r->status;
+}
+
+static void
+on_pong(struct btnet *net, void *ctx, int status,
+    const struct btcore_msg *reply)
+{
+	int *st = ctx;
+
+	(void)net;
+	*st = status == BT_OK &&
+	    btcore_msg_type(reply) == BTCORE_MSG_PING_REP ? BT_OK : BT_EPROTO;
+}
+
+/* A DHT "ping" from node @p from to node @p to: its engine answers. */
+static void
+dht_ping(int from, int to)
+{
+	struct btcore_msg *m = NULL;
+	uint64_t end = mono_ms() + 5000;
+	int st = 1;
+
+	ck_assert_int_eq(btcore_msg_new(&m, BTCORE_MSG_PING_REQ,
+	    btnet_tid_(nodes[from].net)), BT_OK);
+	ck_assert_int_eq(btnet_request_(nodes[from].net, &nodes[to].id, m,
+	    on_pong, &st), BT_OK);
+	btcore_msg_free(m);
+	while (st == 1 && mono_ms() < end)
+		run_for(10);
+	ck_assert_int_eq(st, BT_OK);
+}
+
+/* Whether node @p at has node @p id in its routing table. */
+static int
+in_table(int at, int id)
+{
+	struct btnet_dht_node close[BT_K];
+	size_t i, n;
+
+	n = btnet_dht_closest(btnet_dht(nodes[at].net), &nodes[id].id, close,
+	    BT_K);
+	for (i = 0; i < n; i++)
+		if (memcmp(close[i].id.b, nodes[id].id.b, BT_ID_LEN) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+has_addr(const struct btnet_dht_addr *addrs, size_t n,
+    const struct btnet_dht_addr *a)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (btnet_addr_eq_(&addrs[i], a))
+			return 1;
+	return 0;
+}
+
+/*
+ * After a relayed session with DHT traffic both ways, neither end holds
+ * an address of the other that came from the relayed connection: A's
+ * route (a loopback listener of A's) and B's circuit socket are ends of
+ * the relay.  A resolves B to the route while it lasts, and not after.
+ */
+START_TEST(relayed_peer_address)
+{
+	struct btnet_relay_limits lim;
+	struct btnet_dht_addr route, addrs[BTNET_ADDRS_MAX];
+	struct regres reg;
+	struct resres res;
+	struct net_peer *p;
+	uint64_t end;
+
+	start();
+	btnet_relay_limits_init(&lim);
+	ck_assert_int_eq(btnet_relay_serve(nodes[R].net, &lim), BT_OK);
+	memset(&reg, 0, sizeof(reg));
+	ck_assert_int_eq(btnet_relay_register(nodes[B].net, &nodes[R].id,
+	    on_register, &reg), BT_OK);
+	end = mono_ms() + 5000;
+	while (!reg.done && mono_ms() < end)
+		run_for(10);
+	ck_assert_int_eq(reg.status, BT_OK);
+	ck_assert_int_eq(btnet_relay_route(nodes[A].net, &nodes[B].id,
+	    &nodes[R].id), BT_OK);
+	ck_assert_int_eq(btnet_relay_route_addr_(nodes[A].net, &nodes[B].id,
+	    &route), BT_OK);
+	/* while the route lasts, it is what B resolves to at A */
+	ck_assert_int_eq(resolve(A, B, &res), BT_OK);
+	ck_assert_uint_eq(res.n, 1);
+	ck_assert(btnet_addr_eq_(&res.addrs[0], &route));
+
+	ck_assert_int_eq(call(A, B, NULL), BT_OK);
+	ck_assert_int_eq(call(B, A, NULL), BT_OK);
+	p = btnet_peer_find_(nodes[A].net, &nodes[B].id);
+	ck_assert_ptr_nonnull(p);
+	ck_assert(p->conns->relayed);
+	p = btnet_peer_find_(nodes[B].net, &nodes[A].id);
+	ck_assert_ptr_nonnull(p);
+	ck_assert(p->conns->relayed);
+	/* DHT requests both ways over the relayed connection; the engines
+	   would ping back a node they do not know */
+	dht_ping(B, A);
+	dht_ping(A, B);
+	run_for(500);
+
+	ck_assert(!in_table(A, B));
+	ck_assert(!in_table(B, A));
+	ck_assert(!has_addr(addrs, btnet_cache_addrs_(nodes[A].net,
+	    &nodes[B].id, addrs, BTNET_ADDRS_MAX), &route));
+	/* B saw no signed record of A: nothing is an address of A there */
+	ck_assert_uint_eq(btnet_cache_addrs_(nodes[B].net, &nodes[A].id,
+	    addrs, BTNET_ADDRS_MAX), 0);
+
+	/* without the route, B no longer resolves to it */
+	btnet_relay_unroute(nodes[A].net, &nodes[B].id);
+	end = mono_ms() + 5000;
+	while (btnet_peer_find_(nodes[A].net, &nodes[B].id) != NULL &&
+	    mono_ms() < end)
+		run_for(10);
+	ck_assert_ptr_null(btnet_peer_find_(nodes[A].net, &nodes[B].id));
+	if (resolve(A, B, &res) == BT_OK)
+		ck_assert(!has_addr(res.addrs, res.n, &route));
+	stop();
+}
+END_TEST
+
 Suite *
 suite_relay(void)
 {
@@ -397,6 +559,7 @@ suite_relay(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, relayed_session);
 	tcase_add_test(tc, close_delivers_the_rest);
+	tcase_add_test(tc, relayed_peer_address);
 	suite_add_tcase(s, tc);
 	return s;
 }

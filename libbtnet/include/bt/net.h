@@ -18,11 +18,12 @@
  * listing its listening addresses (below), sequence = milliseconds of
  * the wall clock (always above the last one published), and republishes
  * it every republish_ms.  It also stores its 32-byte public key as a DHT
- * value, whose key is therefore its node id.  btnet_resolve() looks in a
- * cache of recently seen addresses, then the routing table, then the
- * DHT: the public key by node id (the engine checks that it hashes to
- * the id), then the record under (that key, "addr"), whose signature is
- * checked.
+ * value, whose key is therefore its node id.  btnet_resolve() takes a
+ * relayed route first (bt/relay.h; a relayed connection never teaches a
+ * node an address of its peer), then looks in a cache of recently seen
+ * addresses, then the routing table, then the DHT: the public key by
+ * node id (the engine checks that it hashes to the id), then the record
+ * under (that key, "addr"), whose signature is checked.
  *
  *	address list:  u8 version (1) | u8 count (1..8) |
  *		       count * ( u8 family (4 or 6) | ip (4 or 16) |
@@ -342,8 +343,8 @@ typedef void (*btnet_resolve_cb)(void *arg, int status,
     const struct bt_id *id, const struct btnet_dht_addr *addrs, size_t n);
 
 /**
- * Find the addresses of node @p id: cache, routing table, then the DHT
- * address record (see above).
+ * Find the addresses of node @p id: a relayed route to it (bt/relay.h),
+ * cache, routing table, then the DHT address record (see above).
  * @return BT_OK (the callback follows); BT_EINVAL (NULL argument, our
  *	   own id); BT_ESTATE (offline); BT_EAGAIN (max_requests reached);
  *	   BT_ENOMEM.

@@ -26,6 +26,17 @@
  * id A expects, and R forwards ciphertext only - it never holds a key
  * of that session.
  *
+ * Addresses.  The remote address of a relayed connection is an end of
+ * the relay on the node itself (at A the route's listener, at B the
+ * circuit's loopback socket), never an address of the peer: neither node
+ * records it as one - not in its address cache, not in its routing table
+ * (the DHT answers requests over the connection but learns no contact
+ * from it), not in what btnet_resolve() returns - and B ignores the
+ * listening address A would claim over it.  The peer's own signed
+ * address record stays the source of its addresses.  The route's
+ * address is what the resolution of B returns first while the route
+ * lasts; it is never cached, so it ends with the route.
+ *
  * "via R": a peer file (bt/friend.h) lists the relays its node is
  * registered with; a friend that cannot reach the node directly routes
  * through them (see btnet_friend_contact()).
@@ -110,7 +121,8 @@ BT_EXPORT void btnet_relay_unregister(struct btnet *net,
 /**
  * Route connections to node @p target through relay @p relay (replacing
  * an earlier route to @p target): open a loopback listener for it and
- * make it the first address the resolution of @p target returns.
+ * make it the first address the resolution of @p target returns while
+ * the route lasts (it is not cached as an address of @p target).
  * Connections to @p target already established are not moved.
  * @return BT_OK; BT_EINVAL (NULL argument, our own id, target equal to
  *	   relay); BT_ENOSPC (BTNET_RELAY_ROUTES_MAX routes); BT_EIO (the
