@@ -50,6 +50,14 @@ int btnet_cipher_new_(struct btnet_cipher **out,
 /* Set the next nonce (tests of the nonce limit; Noise's SetNonce). */
 void btnet_cipher_set_nonce_(struct btnet_cipher *c, uint64_t n);
 
+/*
+ * Set up the nonce of the next message ahead, for encrypting (@p encrypt
+ * non-zero) or decrypting, so that the message itself costs less: done
+ * after a message is out, while no peer waits.  Best effort (the message
+ * does it when this could not); NULL is a no-op.
+ */
+void btnet_cipher_prepare_(struct btnet_cipher *c, int encrypt);
+
 /* Index of the next handshake message (0 for the first). */
 unsigned btnet_noise_msg_index_(const struct btnet_noise *n);
 

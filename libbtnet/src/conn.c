@@ -12,9 +12,12 @@
  * Output stays with the bufferevent: messages are encrypted frame by
  * frame into reserved space of its output buffer (in chains of about
  * TX_RESERVE bytes), small ones on an empty queue straight to the socket
- * with one send(2).  Reads only note the time; one
- * idle sweep per endpoint (see idle_arm()) closes quiet connections, so
- * the loop has no timer to re-arm per read.
+ * with one send(2).  Once a message is out, and once the messages of a
+ * read are delivered (the answers they caused sent), each cipher sets up
+ * the nonce of its next message (btnet_cipher_prepare_()), so that work
+ * is not between a message's arrival and its answer.  Reads only note
+ * the time; one idle sweep per endpoint (see idle_arm()) closes quiet
+ * connections, so the loop has no timer to re-arm per read.
  *
  * Lifetime.  Every entry from libevent raises ep->busy for the duration
  * of the callback.  A connection that ends is unlinked and disabled at
@@ -755,6 +758,9 @@ on_rd(evutil_socket_t fd, short what, void *arg)
 		if (rx_process(c) != 0 || (size_t)n < room)
 			break;
 	}
+	/* answers are out: set up the next nonce while nobody waits */
+	if (c->state == ST_OPEN && !c->failed)
+		btnet_cipher_prepare_(c->recv, 0);
 out:
 	ep_leave(ep);
 }
@@ -1338,6 +1344,8 @@ btnet_conn_send(struct btnet_conn *c, const void *msg, size_t len)
 	/* the sending nonce may have moved: the stream cannot continue */
 	if (rc != BT_OK)
 		conn_fail_later(c, rc);
+	else
+		btnet_cipher_prepare_(c->send, 1);
 	return rc;
 }
 

@@ -7,8 +7,12 @@
 #include <bt/neterror.h>
 #include <bt/noise.h>
 
+#include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,12 +25,41 @@
 
 /* ---- cipher states ------------------------------------------------------ */
 
+/*
+ * A transport cipher keeps one EVP ChaCha20-Poly1305 context, keyed once
+ * per key; a message then only sets its nonce, feeds its bytes and takes
+ * or checks the tag.  Setting the nonce is a good part of the cost of a
+ * small message, so a connection sets the next one ahead once a message
+ * is done (btnet_cipher_prepare_()), while nobody waits for it:
+ * c->armed says for which direction the context holds nonce c->n.
+ *
+ * OpenSSL's error queue: keying and rekeying keep it as it was (a mark);
+ * a keyed context with valid lengths fails on nothing but a tag that does
+ * not verify, which queues nothing, so a message sets no mark (that is
+ * about a tenth of a small message) and only a real failure, which
+ * leaves the state unusable, clears what it queued.
+ */
+#define ARMED_NONE	0
+#define ARMED_ENC	1
+#define ARMED_DEC	2
+#define EVP_PIECE	(1 << 30)	/* EVP lengths are int */
+
 struct btnet_cipher {
-	struct btcore_aead *aead;
+	EVP_CIPHER_CTX *ctx;
 	uint64_t n;
 	uint64_t rekey_interval;
 	int failed;
+	int armed;
 };
+
+static pthread_once_t chacha_once = PTHREAD_ONCE_INIT;
+static EVP_CIPHER *chacha;
+
+static void
+chacha_fetch(void)
+{
+	chacha = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+}
 
 /* ChaChaPoly nonce: 32 zero bits, then the 64-bit counter little-endian. */
 static void
@@ -39,6 +72,57 @@ noise_nonce(uint8_t nonce[BTCORE_AEAD_NONCE_LEN], uint64_t n)
 		nonce[4 + i] = (uint8_t)(n >> (8 * i));
 }
 
+/* Key the context (the cipher too when @p first); nonce unset. */
+static int
+cipher_key(struct btnet_cipher *c, const uint8_t key[KEYLEN], int first)
+{
+	int ok;
+
+	ERR_set_mark();
+	ok = EVP_CipherInit_ex2(c->ctx, first ? chacha : NULL, key, NULL, 1,
+	    NULL) == 1;
+	ERR_pop_to_mark();
+	c->armed = ARMED_NONE;
+	return ok ? BT_OK : BT_ECRYPTO;
+}
+
+/* Make the context hold nonce c->n for @p dir (ARMED_ENC or _DEC). */
+static int
+cipher_arm(struct btnet_cipher *c, int dir)
+{
+	uint8_t nonce[BTCORE_AEAD_NONCE_LEN];
+
+	if (c->armed == dir)
+		return BT_OK;
+	c->armed = ARMED_NONE;
+	noise_nonce(nonce, c->n);
+	if (EVP_CipherInit_ex2(c->ctx, NULL, NULL, nonce, dir == ARMED_ENC,
+	    NULL) != 1)
+		return BT_ECRYPTO;
+	c->armed = dir;
+	return BT_OK;
+}
+
+/* Feed associated data (@p out NULL) or text through the context. */
+static int
+cipher_feed(EVP_CIPHER_CTX *ctx, uint8_t *out, const uint8_t *in,
+    size_t len)
+{
+	int piece, n;
+
+	while (len > 0) {
+		piece = len > EVP_PIECE ? EVP_PIECE : (int)len;
+		if (EVP_CipherUpdate(ctx, out, &n, in, piece) != 1 ||
+		    (out != NULL && n != piece))
+			return BT_ECRYPTO;
+		in += piece;
+		if (out != NULL)
+			out += piece;
+		len -= (size_t)piece;
+	}
+	return BT_OK;
+}
+
 int
 btnet_cipher_new_(struct btnet_cipher **out, const uint8_t key[KEYLEN])
 {
@@ -46,11 +130,17 @@ btnet_cipher_new_(struct btnet_cipher **out, const uint8_t key[KEYLEN])
 	int rc;
 
 	*out = NULL;
+	pthread_once(&chacha_once, chacha_fetch);
+	if (chacha == NULL)
+		return BT_ECRYPTO;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return BT_ENOMEM;
-	rc = btcore_aead_new(&c->aead, key);
-	if (rc != BT_OK) {
+	if ((c->ctx = EVP_CIPHER_CTX_new()) == NULL) {
 		free(c);
+		return BT_ENOMEM;
+	}
+	if ((rc = cipher_key(c, key, 1)) != BT_OK) {
+		btnet_cipher_free(c);
 		return rc;
 	}
 	c->rekey_interval = BTNET_CIPHER_REKEY_DEFAULT;
@@ -62,6 +152,17 @@ void
 btnet_cipher_set_nonce_(struct btnet_cipher *c, uint64_t n)
 {
 	c->n = n;
+	c->armed = ARMED_NONE;
+}
+
+void
+btnet_cipher_prepare_(struct btnet_cipher *c, int encrypt)
+{
+	if (c == NULL || c->failed || c->n == NONCE_MAX)
+		return;
+	/* on failure the message itself tries again and reports it */
+	if (cipher_arm(c, encrypt ? ARMED_ENC : ARMED_DEC) != BT_OK)
+		ERR_clear_error();
 }
 
 void
@@ -81,8 +182,7 @@ int
 btnet_cipher_rekey(struct btnet_cipher *c)
 {
 	uint8_t nonce[BTCORE_AEAD_NONCE_LEN], buf[KEYLEN + TAGLEN];
-	struct btcore_aead *next = NULL;
-	int rc;
+	int rc = BT_ECRYPTO, n;
 
 	if (c == NULL)
 		return BT_EINVAL;
@@ -91,17 +191,19 @@ btnet_cipher_rekey(struct btnet_cipher *c)
 	/* REKEY(k) = ENCRYPT(k, 2^64 - 1, empty, 32 zero bytes)[0..32] */
 	memset(buf, 0, sizeof(buf));
 	noise_nonce(nonce, NONCE_MAX);
-	rc = btcore_aead_ctx_seal(c->aead, buf, nonce, NULL, 0, buf, KEYLEN);
+	ERR_set_mark();
+	c->armed = ARMED_NONE;
+	if (EVP_CipherInit_ex2(c->ctx, NULL, NULL, nonce, 1, NULL) == 1 &&
+	    cipher_feed(c->ctx, buf, buf, KEYLEN) == BT_OK &&
+	    EVP_CipherFinal_ex(c->ctx, buf + KEYLEN, &n) == 1 && n == 0)
+		rc = BT_OK;
+	ERR_pop_to_mark();
 	if (rc == BT_OK)
-		rc = btcore_aead_new(&next, buf);
+		rc = cipher_key(c, buf, 0);
 	if (rc != BT_OK) {
 		c->failed = 1;
 		rc = BT_ECRYPTO;
-		goto out;
 	}
-	btcore_aead_free(c->aead);
-	c->aead = next;
-out:
 	btcore_wipe(buf, sizeof(buf));
 	return rc;
 }
@@ -119,8 +221,8 @@ int
 btnet_cipher_encrypt(struct btnet_cipher *c, const void *ad, size_t ad_len,
     const void *in, size_t len, uint8_t *out)
 {
-	uint8_t nonce[BTCORE_AEAD_NONCE_LEN];
-	int rc;
+	OSSL_PARAM tag[2];
+	int rc, n = 0;
 
 	if (c == NULL || out == NULL || (ad == NULL && ad_len != 0) ||
 	    (in == NULL && len != 0))
@@ -131,22 +233,38 @@ btnet_cipher_encrypt(struct btnet_cipher *c, const void *ad, size_t ad_len,
 		return BT_ETOOBIG;
 	if (c->n == NONCE_MAX)
 		return BTNET_ENONCE;
-	noise_nonce(nonce, c->n);
-	rc = btcore_aead_ctx_seal(c->aead, out, nonce, ad, ad_len, in, len);
-	if (rc != BT_OK) {
-		c->failed = 1;
-		return BT_ECRYPTO;
+	tag[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG,
+	    out + len, TAGLEN);
+	tag[1] = OSSL_PARAM_construct_end();
+	if ((rc = cipher_arm(c, ARMED_ENC)) != BT_OK)
+		goto fail;
+	/* the nonce is spent whatever happens next */
+	c->armed = ARMED_NONE;
+	if ((rc = cipher_feed(c->ctx, NULL, ad, ad_len)) != BT_OK ||
+	    (rc = cipher_feed(c->ctx, out, in, len)) != BT_OK)
+		goto fail;
+	if (EVP_CipherFinal_ex(c->ctx, out + len, &n) != 1 || n != 0 ||
+	    EVP_CIPHER_CTX_get_params(c->ctx, tag) != 1) {
+		rc = BT_ECRYPTO;
+		goto fail;
 	}
 	c->n++;
 	return cipher_after_message(c);
+fail:
+	ERR_clear_error();
+	btcore_wipe(out, len + TAGLEN);
+	c->failed = 1;
+	return BT_ECRYPTO;
 }
 
 int
 btnet_cipher_decrypt(struct btnet_cipher *c, const void *ad, size_t ad_len,
     const void *in, size_t len, uint8_t *out)
 {
-	uint8_t nonce[BTCORE_AEAD_NONCE_LEN];
-	int rc;
+	uint8_t tag[TAGLEN];
+	OSSL_PARAM p[2];
+	size_t plen;
+	int rc, n = 0;
 
 	if (c == NULL || in == NULL || out == NULL ||
 	    (ad == NULL && ad_len != 0))
@@ -159,12 +277,34 @@ btnet_cipher_decrypt(struct btnet_cipher *c, const void *ad, size_t ad_len,
 		return BT_ETOOBIG;
 	if (c->n == NONCE_MAX)
 		return BTNET_ENONCE;
-	noise_nonce(nonce, c->n);
-	rc = btcore_aead_ctx_open(c->aead, out, nonce, ad, ad_len, in, len);
-	if (rc != BT_OK)
-		return rc == BT_EVERIFY ? BT_EVERIFY : BT_ECRYPTO;
+	plen = len - TAGLEN;
+	/* taken first: decrypting in place may overwrite it otherwise */
+	memcpy(tag, (const uint8_t *)in + plen, TAGLEN);
+	p[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG,
+	    tag, TAGLEN);
+	p[1] = OSSL_PARAM_construct_end();
+	if ((rc = cipher_arm(c, ARMED_DEC)) != BT_OK)
+		goto fail;
+	/* a failed check leaves the nonce where it was: set it again */
+	c->armed = ARMED_NONE;
+	if (EVP_CIPHER_CTX_set_params(c->ctx, p) != 1 ||
+	    (rc = cipher_feed(c->ctx, NULL, ad, ad_len)) != BT_OK ||
+	    (rc = cipher_feed(c->ctx, out, in, plen)) != BT_OK) {
+		rc = BT_ECRYPTO;
+		goto fail;
+	}
+	/* the provider compares the tags in constant time */
+	if (EVP_CipherFinal_ex(c->ctx, out + plen, &n) != 1 || n != 0) {
+		rc = BT_EVERIFY;
+		goto fail;
+	}
 	c->n++;
 	return cipher_after_message(c);
+fail:
+	if (rc != BT_EVERIFY)
+		ERR_clear_error();
+	btcore_wipe(out, plen);
+	return rc;
 }
 
 void
@@ -172,7 +312,8 @@ btnet_cipher_free(struct btnet_cipher *c)
 {
 	if (c == NULL)
 		return;
-	btcore_aead_free(c->aead);
+	/* the provider cleanses its key schedule when the context is freed */
+	EVP_CIPHER_CTX_free(c->ctx);
 	btcore_wipe(c, sizeof(*c));
 	free(c);
 }
