@@ -21,7 +21,7 @@
 #include "bench.h"
 #include "btnet-internal.h"
 
-static void
+_Noreturn static void
 die(const char *what)
 {
 	fprintf(stderr, "bench btnet.noise: %s failed\n", what);

@@ -16,14 +16,17 @@
  *   `openssl s_time -new` against `openssl s_server` with an Ed25519
  *   certificate (skipped when the openssl command is missing);
  *   64-byte round trip (median) over an established session over raw TCP
- *   ping-pong, both between two processes, with the CPU time both spent
- *   per round trip (user and system): when it matches the round trip the
- *   two ran in turn on one core, and every instruction of either side
- *   counts; when it exceeds it they overlapped on two.
+ *   ping-pong, both between two processes, the two taking turns in ten
+ *   slices of 0.1 s (a change of the machine's load in between falls on
+ *   both), with the CPU time both processes spent per round trip (user
+ *   and system): when it matches the round trip the two ran in turn on
+ *   one core, and every instruction of either side counts; when it
+ *   exceeds it they overlapped on two.
  *
  * Arguments pick parts: "stream", "handshake", "rtt"; none runs
  * everything.  For profiling, "stream-tcp" and "stream-enc" run one raw
- * or one encrypted stream and print its rate.
+ * or one encrypted stream and print its rate, "rtt-tcp" and "rtt-enc" one
+ * raw or one encrypted ping-pong and print its median round trip.
  */
 #include <errno.h>
 #include <signal.h>
@@ -58,8 +61,10 @@
 #define STREAM_RUNS	3
 #define PING_LEN	64
 #define MAX_RTT		200000
+#define RTT_SLICES	10
+#define RTT_SLICE_S	0.1
 
-static void
+_Noreturn static void
 die(const char *what)
 {
 	fprintf(stderr, "bench btnet.stream: %s failed\n", what);
@@ -228,30 +233,41 @@ tv_s(struct timeval tv)
 	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
+/* Our CPU seconds so far. */
 static void
-cpu_start(struct cpu *c)
+self_cpu(double *user, double *sys)
 {
 	struct rusage ru;
 
 	if (getrusage(RUSAGE_SELF, &ru) != 0)
 		die("getrusage");
-	c->user = -tv_s(ru.ru_utime);
-	c->sys = -tv_s(ru.ru_stime);
+	*user = tv_s(ru.ru_utime);
+	*sys = tv_s(ru.ru_stime);
 }
 
-/* Reap @p pid and add its CPU time and ours since cpu_start(). */
+/* Add our CPU time since (@p u0, @p s0) to @p c. */
 static void
-cpu_reap(struct cpu *c, pid_t pid, int n)
+cpu_add_self(struct cpu *c, double u0, double s0)
 {
-	struct rusage ru, child;
+	double u, sy;
+
+	self_cpu(&u, &sy);
+	c->user += u - u0;
+	c->sys += sy - s0;
+}
+
+/* Reap @p pid and add all its CPU time to @p c. */
+static void
+cpu_reap(struct cpu *c, pid_t pid)
+{
+	struct rusage child;
 	int st;
 
 	if (wait4(pid, &st, 0, &child) != pid || !WIFEXITED(st) ||
-	    WEXITSTATUS(st) != 0 || getrusage(RUSAGE_SELF, &ru) != 0)
+	    WEXITSTATUS(st) != 0)
 		die("child");
-	c->user += tv_s(ru.ru_utime) + tv_s(child.ru_utime);
-	c->sys += tv_s(ru.ru_stime) + tv_s(child.ru_stime);
-	c->n = n;
+	c->user += tv_s(child.ru_utime);
+	c->sys += tv_s(child.ru_stime);
 }
 
 /* Raw TCP: the child reads to EOF and answers one byte. */
@@ -294,42 +310,63 @@ raw_tcp_mb_s(void)
 	return bytes / t / 1e6;
 }
 
-/* Raw TCP ping-pong of PING_LEN bytes; median round trip in seconds. */
-static double
-raw_rtt(double *rtt, struct cpu *cpu)
+/*
+ * Raw TCP ping-pong of PING_LEN bytes: a forked child echoes with
+ * blocking read(2) and write(2); we send and wait the same way.
+ */
+struct raw_pp {
+	int fd;
+	pid_t pid;
+	char buf[PING_LEN];
+	double *rtt;
+	struct cpu cpu;
+};
+
+static void
+raw_pp_start(struct raw_pp *p, double *rtt)
 {
 	uint16_t port;
-	int lfd = raw_listen(&port), fd, n = 0, one = 1;
-	char buf[PING_LEN];
-	double t0, t1;
-	pid_t pid;
+	int lfd = raw_listen(&port), fd, one = 1;
 
-	memset(buf, 2, sizeof(buf));
-	if ((pid = fork()) < 0)
+	memset(p, 0, sizeof(*p));
+	p->rtt = rtt;
+	memset(p->buf, 2, sizeof(p->buf));
+	if ((p->pid = fork()) < 0)
 		die("fork");
-	if (pid == 0) {
+	if (p->pid == 0) {
 		fd = accept(lfd, NULL, NULL);
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
-		while (read_all(fd, buf, sizeof(buf)) == 0)
-			write_all(fd, buf, sizeof(buf));
+		while (read_all(fd, p->buf, sizeof(p->buf)) == 0)
+			write_all(fd, p->buf, sizeof(p->buf));
 		_exit(0);
 	}
 	close(lfd);
-	fd = raw_dial(port);
-	cpu_start(cpu);
-	t0 = bench_now();
-	while (n < MAX_RTT && bench_now() - t0 < 1.0) {
+	p->fd = raw_dial(port);
+}
+
+/* Round trips for @p secs seconds. */
+static void
+raw_pp_slice(struct raw_pp *p, double secs)
+{
+	double t0 = bench_now(), t1, u0, s0;
+
+	self_cpu(&u0, &s0);
+	while (p->cpu.n < MAX_RTT && bench_now() - t0 < secs) {
 		t1 = bench_now();
-		write_all(fd, buf, sizeof(buf));
-		if (read_all(fd, buf, sizeof(buf)) != 0)
+		write_all(p->fd, p->buf, sizeof(p->buf));
+		if (read_all(p->fd, p->buf, sizeof(p->buf)) != 0)
 			die("ping");
-		rtt[n++] = bench_now() - t1;
+		p->rtt[p->cpu.n++] = bench_now() - t1;
 	}
-	close(fd);
-	cpu_reap(cpu, pid, n);
-	qsort(rtt, (size_t)n, sizeof(*rtt), cmp_double);
-	return rtt[n / 2];
+	cpu_add_self(&p->cpu, u0, s0);
+}
+
+static void
+raw_pp_end(struct raw_pp *p)
+{
+	close(p->fd);
+	cpu_reap(&p->cpu, p->pid);
 }
 
 /* ---- the child: an endpoint that counts, echoes or acknowledges ------- */
@@ -505,6 +542,17 @@ stream_mb_s(const struct node *na, const struct node *nb)
 	return r.bytes / (r.t_end - r.t0) / 1e6;
 }
 
+/*
+ * Encrypted ping-pong over an established session with a forked echoing
+ * endpoint; each message is sent from the callback of the one before.
+ */
+struct enc_pp {
+	struct run r;
+	struct btnet_endpoint *ep;
+	pid_t pid;
+	struct cpu cpu;
+};
+
 static void
 ping_est(struct btnet_conn *c, const struct bt_id *peer, void *arg)
 {
@@ -512,9 +560,7 @@ ping_est(struct btnet_conn *c, const struct bt_id *peer, void *arg)
 
 	(void)peer;
 	r->conn = c;
-	r->t0 = r->t1 = bench_now();
-	if (btnet_conn_send(c, r->msg, PING_LEN) != BT_OK)
-		die("ping");
+	event_base_loopbreak(r->base);
 }
 
 static void
@@ -527,7 +573,7 @@ ping_msg(struct btnet_conn *c, const uint8_t *msg, size_t len, void *arg)
 	if (len != PING_LEN)
 		die("pong");
 	r->rtt[r->nrtt++] = t - r->t1;
-	if (r->nrtt >= MAX_RTT || t - r->t0 >= 1.0) {
+	if (r->nrtt >= MAX_RTT || t >= r->t_end) {
 		r->done = 1;
 		event_base_loopbreak(r->base);
 		return;
@@ -537,35 +583,106 @@ ping_msg(struct btnet_conn *c, const uint8_t *msg, size_t len, void *arg)
 		die("ping");
 }
 
-static double
-session_rtt(const struct node *na, const struct node *nb, double *rtt,
-    struct cpu *cpu)
+static void
+enc_pp_start(struct enc_pp *p, const struct node *na, const struct node *nb,
+    double *rtt)
 {
-	struct btnet_endpoint *ep;
-	struct run r;
+	struct run *r = &p->r;
 	uint16_t port;
-	pid_t pid = child_start(nb, MODE_ECHO, &port);
+	double u0, s0;
 
-	memset(&r, 0, sizeof(r));
-	r.rtt = rtt;
-	if ((r.base = event_base_new()) == NULL ||
-	    (r.msg = calloc(1, PING_LEN)) == NULL ||
-	    btnet_endpoint_open(&ep, r.base, na->id) != BT_OK)
+	memset(p, 0, sizeof(*p));
+	p->pid = child_start(nb, MODE_ECHO, &port);
+	r->rtt = rtt;
+	if ((r->base = event_base_new()) == NULL ||
+	    (r->msg = calloc(1, PING_LEN)) == NULL ||
+	    btnet_endpoint_open(&p->ep, r->base, na->id) != BT_OK)
 		die("rtt setup");
-	btnet_endpoint_setcb(ep, ping_est, ping_msg, parent_closed, NULL, &r);
-	snprintf(r.addr, sizeof(r.addr), "127.0.0.1:%u", port);
-	cpu_start(cpu);
-	if (btnet_endpoint_dial(ep, r.addr, &nb->nid, NULL) != BT_OK)
+	btnet_endpoint_setcb(p->ep, ping_est, ping_msg, parent_closed, NULL,
+	    r);
+	snprintf(r->addr, sizeof(r->addr), "127.0.0.1:%u", port);
+	self_cpu(&u0, &s0);
+	if (btnet_endpoint_dial(p->ep, r->addr, &nb->nid, NULL) != BT_OK)
 		die("rtt dial");
-	event_base_dispatch(r.base);
-	if (!r.done)
+	event_base_dispatch(r->base);
+	if (r->conn == NULL)
+		die("rtt session");
+	cpu_add_self(&p->cpu, u0, s0);
+}
+
+/* Round trips for @p secs seconds. */
+static void
+enc_pp_slice(struct enc_pp *p, double secs)
+{
+	struct run *r = &p->r;
+	double u0, s0;
+
+	self_cpu(&u0, &s0);
+	r->done = 0;
+	r->t1 = bench_now();
+	r->t_end = r->t1 + secs;
+	if (btnet_conn_send(r->conn, r->msg, PING_LEN) != BT_OK)
+		die("ping");
+	event_base_dispatch(r->base);
+	if (!r->done)
 		die("rtt");
-	btnet_endpoint_close(ep);
-	event_base_free(r.base);
-	cpu_reap(cpu, pid, r.nrtt);
-	free(r.msg);
-	qsort(rtt, (size_t)r.nrtt, sizeof(*rtt), cmp_double);
-	return rtt[r.nrtt / 2];
+	p->cpu.n = r->nrtt;
+	cpu_add_self(&p->cpu, u0, s0);
+}
+
+static void
+enc_pp_end(struct enc_pp *p)
+{
+	btnet_endpoint_close(p->ep);
+	event_base_free(p->r.base);
+	free(p->r.msg);
+	cpu_reap(&p->cpu, p->pid);
+}
+
+static double
+median(double *v, int n)
+{
+	if (n == 0)
+		die("no round trips");
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return v[n / 2];
+}
+
+/*
+ * Median round trips, raw (@p raw) and encrypted (@p enc), each when
+ * asked for.  The two take turns in RTT_SLICES slices of RTT_SLICE_S
+ * seconds, so that a change of the machine's load in between falls on
+ * both; the idle pair waits blocked and uses no CPU.
+ */
+static void
+rtt_run(const struct node *na, const struct node *nb, double *raw,
+    double *enc, struct cpu *cpu_raw, struct cpu *cpu_enc)
+{
+	struct raw_pp rp;
+	struct enc_pp ep;
+	int i;
+
+	/* the raw child, forked last, holds copies of the session's sockets
+	   until it ends: it ends first, and the session's child holds none
+	   of the raw pair's */
+	if (enc != NULL)
+		enc_pp_start(&ep, na, nb, enc);
+	if (raw != NULL)
+		raw_pp_start(&rp, raw);
+	for (i = 0; i < RTT_SLICES; i++) {
+		if (raw != NULL)
+			raw_pp_slice(&rp, RTT_SLICE_S);
+		if (enc != NULL)
+			enc_pp_slice(&ep, RTT_SLICE_S);
+	}
+	if (raw != NULL) {
+		raw_pp_end(&rp);
+		*cpu_raw = rp.cpu;
+	}
+	if (enc != NULL) {
+		enc_pp_end(&ep);
+		*cpu_enc = ep.cpu;
+	}
 }
 
 /* Handshakes: the dialler closes once established (its message 3 is
@@ -758,7 +875,7 @@ main(int argc, char **argv)
 {
 	struct node na, nb;
 	double aead, tcp, bound, enc, x, v, hs_bound, hs, tls;
-	double *rtt = malloc(MAX_RTT * sizeof(double)), rtt_raw, rtt_ours;
+	double *rtt = malloc(2 * MAX_RTT * sizeof(double)), rtt_raw, rtt_ours;
 	struct cpu cpu_raw, cpu_ours;
 
 	if (rtt == NULL)
@@ -771,6 +888,16 @@ main(int argc, char **argv)
 		printf("raw TCP %.0f MB/s\n", raw_tcp_mb_s());
 	if (argc > 1 && strcmp(argv[1], "stream-enc") == 0)
 		printf("encrypted %.0f MB/s\n", stream_mb_s(&na, &nb));
+	if (argc > 1 && strcmp(argv[1], "rtt-tcp") == 0) {
+		rtt_run(&na, &nb, rtt, NULL, &cpu_raw, NULL);
+		printf("raw TCP %.2f us (%d)\n", median(rtt, cpu_raw.n) * 1e6,
+		    cpu_raw.n);
+	}
+	if (argc > 1 && strcmp(argv[1], "rtt-enc") == 0) {
+		rtt_run(&na, &nb, NULL, rtt, NULL, &cpu_ours);
+		printf("encrypted %.2f us (%d)\n", median(rtt, cpu_ours.n) *
+		    1e6, cpu_ours.n);
+	}
 	if (want(argc, argv, "stream")) {
 		aead = raw_aead_mb_s();
 		tcp = best_of(raw_tcp_run, &na, &nb);
@@ -805,14 +932,17 @@ main(int argc, char **argv)
 			    "unavailable)\n");
 	}
 	if (want(argc, argv, "rtt")) {
-		rtt_raw = raw_rtt(rtt, &cpu_raw);
-		rtt_ours = session_rtt(&na, &nb, rtt, &cpu_ours);
+		rtt_run(&na, &nb, rtt, rtt + MAX_RTT, &cpu_raw, &cpu_ours);
+		rtt_raw = median(rtt, cpu_raw.n);
+		rtt_ours = median(rtt + MAX_RTT, cpu_ours.n);
 		bench_line("btnet", "rtt64_vs_raw_tcp", rtt_ours * 1e6, "us",
 		    rtt_raw * 1e6, "us", "<= 1.2");
 		printf("  (2 processes; medians of %d raw and %d encrypted "
-		    "round trips; CPU per round trip, both processes: raw "
+		    "round trips in %d alternating slices; CPU per round "
+		    "trip, both processes: raw "
 		    "%.2f us user + %.2f us system, encrypted %.2f + %.2f)\n",
-		    cpu_raw.n, cpu_ours.n, cpu_raw.user / cpu_raw.n * 1e6,
+		    cpu_raw.n, cpu_ours.n, RTT_SLICES,
+		    cpu_raw.user / cpu_raw.n * 1e6,
 		    cpu_raw.sys / cpu_raw.n * 1e6,
 		    cpu_ours.user / cpu_ours.n * 1e6,
 		    cpu_ours.sys / cpu_ours.n * 1e6);
