@@ -57,6 +57,9 @@ void btnet_cipher_set_nonce_(struct btnet_cipher *c, uint64_t n);
  * does it when this could not); NULL is a no-op.
  */
 void btnet_cipher_prepare_(struct btnet_cipher *c, int encrypt);
+/* Messages of at most this many bytes of text use what
+ * btnet_cipher_prepare_() set up (noise.c). */
+#define BTNET_CIPHER_PREPARED_MAX	448
 
 /* Index of the next handshake message (0 for the first). */
 unsigned btnet_noise_msg_index_(const struct btnet_noise *n);

@@ -1,6 +1,6 @@
 /*
  * test_noise.c - the Noise state machine against the cacophony vectors,
- * cipher states (nonce limit, rekey) and misuse of the handshake API.
+ * cipher states (nonce limit, rekey, nonces set up ahead) and misuse of the handshake API.
  */
 #include <check.h>
 #include <stddef.h>
@@ -108,8 +108,10 @@ make_party(const struct vector *v, int initiator)
 }
 
 /* Run one vector; both parties write and read every message. */
+/* @p prep: each transport message with its nonce set up ahead
+ * (btnet_cipher_prepare_()), as a connection does. */
 static void
-run_vector(const struct vector *v)
+run_vector(const struct vector *v, int prep)
 {
 	struct btnet_noise *party[2];
 	struct btnet_cipher *send[2] = { NULL, NULL }, *recv[2] = { NULL, NULL };
@@ -164,6 +166,10 @@ run_vector(const struct vector *v)
 				ck_assert_ptr_null(xr);
 			}
 			continue;
+		}
+		if (prep) {
+			btnet_cipher_prepare_(send[w], 1);
+			btnet_cipher_prepare_(recv[r], 0);
 		}
 		ck_assert_int_eq(btnet_cipher_encrypt(send[w], NULL, 0,
 		    v->payload[i].b, v->payload[i].len, buf), BT_OK);
@@ -221,7 +227,8 @@ START_TEST(cacophony_vectors)
 			v.nmsgs++;
 		} else if (strcmp(key, "end") == 0) {
 			ck_assert(in_vec);
-			run_vector(&v);
+			run_vector(&v, 0);
+			run_vector(&v, 1);
 			ran++;
 			if (strstr(v.name, "_XX_") != NULL)
 				xx++;
@@ -395,6 +402,116 @@ START_TEST(cipher_nonce_limit_and_rekey)
 }
 END_TEST
 
+/*
+ * Messages whose nonce was set up ahead (btnet_cipher_prepare_()) give
+ * the bytes of the plain path: every length up to the prepared size and
+ * past it, with and without associated data, in place; a tag that does
+ * not verify spends nothing; a rekey or a nonce set makes what was set
+ * up stale.  The plain path is checked against the one-shot AEAD.
+ */
+START_TEST(cipher_prepared_path)
+{
+	enum { MAXLEN = BTNET_CIPHER_PREPARED_MAX + 8 };
+	static uint8_t in[MAXLEN], a[MAXLEN + 16], b[MAXLEN + 16],
+	    ref[MAXLEN + 16], pt[MAXLEN + 16];
+	uint8_t key[32], nonce[12];
+	struct btnet_cipher *pa, *pb, *ra, *rb;
+	size_t len, ad_len, i;
+	uint64_t n = 0;
+
+	for (i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(i * 7 + 1);
+	for (i = 0; i < sizeof(in); i++)
+		in[i] = (uint8_t)(i * 13 + 5);
+	ck_assert_int_eq(btnet_cipher_new_(&pa, key), BT_OK);
+	ck_assert_int_eq(btnet_cipher_new_(&pb, key), BT_OK);
+	ck_assert_int_eq(btnet_cipher_new_(&ra, key), BT_OK);
+	ck_assert_int_eq(btnet_cipher_new_(&rb, key), BT_OK);
+	btnet_cipher_set_rekey_interval(pa, 0);
+	btnet_cipher_set_rekey_interval(pb, 0);
+	btnet_cipher_set_rekey_interval(ra, 0);
+	btnet_cipher_set_rekey_interval(rb, 0);
+	for (len = 0; len <= MAXLEN; len++, n++) {
+		ad_len = len % 3 == 0 ? len % 37 : 0;
+		/* the plain path against the one-shot AEAD */
+		memset(nonce, 0, sizeof(nonce));
+		for (i = 0; i < 8; i++)
+			nonce[4 + i] = (uint8_t)(n >> (8 * i));
+		ck_assert_int_eq(btcore_aead_seal(ref, key, nonce,
+		    ad_len ? in + 1 : NULL, ad_len, in, len), BT_OK);
+		ck_assert_int_eq(btnet_cipher_encrypt(pb, ad_len ? in + 1 :
+		    NULL, ad_len, in, len, b), BT_OK);
+		ck_assert_mem_eq(b, ref, len + 16);
+		/* prepared, in place (after a message of this size, as a
+		   connection prepares) */
+		btnet_cipher_prepare_(pa, 1);
+		memcpy(a, in, len);
+		ck_assert_int_eq(btnet_cipher_encrypt(pa, ad_len ? in + 1 :
+		    NULL, ad_len, a, len, a), BT_OK);
+		ck_assert_mem_eq(a, ref, len + 16);
+		/* a wrong tag, prepared: refused, the nonce stays */
+		btnet_cipher_prepare_(ra, 0);
+		a[len + (len % 16)] ^= 0x20;
+		ck_assert_int_eq(btnet_cipher_decrypt(ra, ad_len ? in + 1 :
+		    NULL, ad_len, a, len + 16, pt), BT_EVERIFY);
+		ck_assert_uint_eq(btnet_cipher_nonce(ra), n);
+		a[len + (len % 16)] ^= 0x20;
+		if (len > 0) {
+			/* a flipped text bit, prepared again */
+			btnet_cipher_prepare_(ra, 0);
+			a[len / 2] ^= 1;
+			ck_assert_int_eq(btnet_cipher_decrypt(ra, ad_len ?
+			    in + 1 : NULL, ad_len, a, len + 16, pt),
+			    BT_EVERIFY);
+			a[len / 2] ^= 1;
+		}
+		/* the genuine one: every other time prepared again */
+		if (len % 2 == 0)
+			btnet_cipher_prepare_(ra, 0);
+		ck_assert_int_eq(btnet_cipher_decrypt(ra, ad_len ? in + 1 :
+		    NULL, ad_len, a, len + 16, pt), BT_OK);
+		ck_assert_mem_eq(pt, in, len);
+		/* prepared decryption in place */
+		btnet_cipher_prepare_(rb, 0);
+		ck_assert_int_eq(btnet_cipher_decrypt(rb, ad_len ? in + 1 :
+		    NULL, ad_len, b, len + 16, b), BT_OK);
+		ck_assert_mem_eq(b, in, len);
+	}
+	/* set up, then made stale by a rekey on both ends */
+	btnet_cipher_prepare_(pa, 1);
+	btnet_cipher_prepare_(ra, 0);
+	ck_assert_int_eq(btnet_cipher_rekey(pa), BT_OK);
+	ck_assert_int_eq(btnet_cipher_rekey(pb), BT_OK);
+	ck_assert_int_eq(btnet_cipher_rekey(ra), BT_OK);
+	ck_assert_int_eq(btnet_cipher_encrypt(pa, NULL, 0, in, 64, a), BT_OK);
+	ck_assert_int_eq(btnet_cipher_encrypt(pb, NULL, 0, in, 64, b), BT_OK);
+	ck_assert_mem_eq(a, b, 64 + 16);
+	ck_assert_int_eq(btnet_cipher_decrypt(ra, NULL, 0, a, 80, pt), BT_OK);
+	/* ... and by setting the nonce */
+	btnet_cipher_prepare_(pa, 1);
+	btnet_cipher_set_nonce_(pa, n + 100);
+	btnet_cipher_set_nonce_(pb, n + 100);
+	ck_assert_int_eq(btnet_cipher_encrypt(pa, NULL, 0, in, 64, a), BT_OK);
+	ck_assert_int_eq(btnet_cipher_encrypt(pb, NULL, 0, in, 64, b), BT_OK);
+	ck_assert_mem_eq(a, b, 64 + 16);
+	/* set up twice for one nonce: one message uses it, the next not */
+	btnet_cipher_prepare_(pa, 1);
+	btnet_cipher_prepare_(pa, 1);
+	ck_assert_int_eq(btnet_cipher_encrypt(pa, NULL, 0, in, 10, a), BT_OK);
+	ck_assert_int_eq(btnet_cipher_encrypt(pb, NULL, 0, in, 10, b), BT_OK);
+	ck_assert_mem_eq(a, b, 10 + 16);
+	ck_assert_int_eq(btnet_cipher_encrypt(pa, NULL, 0, in, 10, a), BT_OK);
+	ck_assert_int_eq(btnet_cipher_encrypt(pb, NULL, 0, in, 10, b), BT_OK);
+	ck_assert_mem_eq(a, b, 10 + 16);
+	/* NULL is a no-op */
+	btnet_cipher_prepare_(NULL, 1);
+	btnet_cipher_free(pa);
+	btnet_cipher_free(pb);
+	btnet_cipher_free(ra);
+	btnet_cipher_free(rb);
+}
+END_TEST
+
 START_TEST(handshake_misuse)
 {
 	struct btnet_noise *i, *r;
@@ -475,6 +592,7 @@ suite_noise(void)
 	tcase_add_test(tc, cacophony_vectors);
 	tcase_add_test(tc, protocol_names);
 	tcase_add_test(tc, cipher_nonce_limit_and_rekey);
+	tcase_add_test(tc, cipher_prepared_path);
 	tcase_add_test(tc, handshake_misuse);
 	suite_add_tcase(s, tc);
 	return s;
