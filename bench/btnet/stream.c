@@ -16,19 +16,29 @@
  *   `openssl s_time -new` against `openssl s_server` with an Ed25519
  *   certificate (skipped when the openssl command is missing);
  *   64-byte round trip (median) over an established session over raw TCP
- *   ping-pong, both between two processes, the two taking turns in ten
- *   slices of 0.1 s (a change of the machine's load in between falls on
- *   both), with the CPU time both processes spent per round trip (user
- *   and system): when it matches the round trip the two ran in turn on
- *   one core, and every instruction of either side counts; when it
- *   exceeds it they overlapped on two.
+ *   ping-pong (blocking read(2) and write(2)), each pair two processes,
+ *   next to a third pair, a libevent echo without a session (the floor
+ *   of any end that waits in an event loop), the three taking turns in
+ *   ten slices of 0.1 s so that a change of the machine's load falls on
+ *   all.  Measured twice: with the processes on any CPU, and with all on
+ *   one CPU.  On these virtual machines a wakeup across CPUs costs from
+ *   a few microseconds to over a hundred, as the hypervisor happens to
+ *   have the idle one, so the first figure swings from run to run (a
+ *   lone raw pair has shown medians of 16 and of 130 us); on one CPU a
+ *   round trip is the work of both ends, every instruction counts, and
+ *   work done ahead (btnet_cipher_prepare_()) gains nothing.  The CPU
+ *   time both processes spent per round trip (user and system) is
+ *   printed too: when it matches the round trip the two ran in turn.
  *
  * Arguments pick parts: "stream", "handshake", "rtt"; none runs
  * everything.  For profiling, "stream-tcp" and "stream-enc" run one raw
- * or one encrypted stream and print its rate, "rtt-tcp" and "rtt-enc" one
- * raw or one encrypted ping-pong and print its median round trip.
+ * or one encrypted stream and print its rate, "rtt-tcp", "rtt-ev" and
+ * "rtt-enc" one raw, libevent or encrypted ping-pong and print its median
+ * round trip.
  */
+#define _GNU_SOURCE	/* sched_setaffinity(), sched_getcpu() */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,6 +379,128 @@ raw_pp_end(struct raw_pp *p)
 	cpu_reap(&p->cpu, p->pid);
 }
 
+/*
+ * The same ping-pong through libevent without a session: each end waits
+ * in the event loop, reads when told and writes the answer from the read
+ * callback, as libbtnet does, only with no framing and no cipher.  The
+ * floor of any event-driven end here.
+ */
+struct ev_pp {
+	int fd, got;
+	pid_t pid;
+	struct event_base *base;
+	struct event *ev;
+	char buf[PING_LEN];
+	double *rtt, t1, t_end;
+	struct cpu cpu;
+};
+
+/* Read what is there into buf; 1 once PING_LEN bytes are in. */
+static int
+ev_fill(int fd, char *buf, int *got)
+{
+	ssize_t n = recv(fd, buf + *got, (size_t)(PING_LEN - *got), 0);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0)
+		return -1;
+	*got += (int)n;
+	if (*got < PING_LEN)
+		return 0;
+	*got = 0;
+	return 1;
+}
+
+static void
+ev_echo_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ev_pp *p = arg;
+	int r = ev_fill(fd, p->buf, &p->got);
+
+	(void)what;
+	if (r < 0)
+		event_base_loopbreak(p->base);
+	else if (r > 0)
+		write_all(fd, p->buf, PING_LEN);
+}
+
+static void
+ev_ping_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ev_pp *p = arg;
+	int r = ev_fill(fd, p->buf, &p->got);
+	double t;
+
+	(void)what;
+	if (r < 0)
+		die("ev pong");
+	if (r == 0)
+		return;
+	t = bench_now();
+	p->rtt[p->cpu.n++] = t - p->t1;
+	if (p->cpu.n >= MAX_RTT || t >= p->t_end) {
+		event_base_loopbreak(p->base);
+		return;
+	}
+	p->t1 = bench_now();
+	write_all(fd, p->buf, PING_LEN);
+}
+
+static void
+ev_pp_start(struct ev_pp *p, double *rtt)
+{
+	uint16_t port;
+	int lfd = raw_listen(&port), one = 1;
+
+	memset(p, 0, sizeof(*p));
+	p->rtt = rtt;
+	if ((p->pid = fork()) < 0)
+		die("fork");
+	if (p->pid == 0) {
+		p->fd = accept(lfd, NULL, NULL);
+		(void)setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+		if (p->fd < 0 || evutil_make_socket_nonblocking(p->fd) != 0 ||
+		    (p->base = event_base_new()) == NULL ||
+		    (p->ev = event_new(p->base, p->fd, EV_READ | EV_PERSIST,
+		    ev_echo_cb, p)) == NULL || event_add(p->ev, NULL) != 0)
+			_exit(3);
+		event_base_dispatch(p->base);
+		_exit(0);
+	}
+	close(lfd);
+	p->fd = raw_dial(port);
+	if (evutil_make_socket_nonblocking(p->fd) != 0 ||
+	    (p->base = event_base_new()) == NULL ||
+	    (p->ev = event_new(p->base, p->fd, EV_READ | EV_PERSIST,
+	    ev_ping_cb, p)) == NULL || event_add(p->ev, NULL) != 0)
+		die("ev setup");
+}
+
+static void
+ev_pp_slice(struct ev_pp *p, double secs)
+{
+	double u0, s0;
+
+	self_cpu(&u0, &s0);
+	memset(p->buf, 2, sizeof(p->buf));
+	p->t1 = bench_now();
+	p->t_end = p->t1 + secs;
+	write_all(p->fd, p->buf, PING_LEN);
+	event_base_dispatch(p->base);
+	cpu_add_self(&p->cpu, u0, s0);
+}
+
+static void
+ev_pp_end(struct ev_pp *p)
+{
+	event_free(p->ev);
+	event_base_free(p->base);
+	close(p->fd);
+	cpu_reap(&p->cpu, p->pid);
+}
+
 /* ---- the child: an endpoint that counts, echoes or acknowledges ------- */
 
 #define MODE_SINK	1	/* count; answer an empty message with one */
@@ -649,40 +781,132 @@ median(double *v, int n)
 }
 
 /*
- * Median round trips, raw (@p raw) and encrypted (@p enc), each when
- * asked for.  The two take turns in RTT_SLICES slices of RTT_SLICE_S
- * seconds, so that a change of the machine's load in between falls on
- * both; the idle pair waits blocked and uses no CPU.
+ * Round trips of the three pairs: raw TCP, the libevent echo, and
+ * libbtnet's session.  Each pair's round trips are kept per slice
+ * (start[i] .. start[i + 1]) so that a slice of one can be set against
+ * the slice of another next to it in time.
+ */
+#define PP_RAW		0
+#define PP_EV		1
+#define PP_ENC		2
+#define PP_N		3
+
+struct rtt_res {
+	double *v[PP_N];		/* MAX_RTT round trips each */
+	int start[PP_N][RTT_SLICES + 1];
+	struct cpu cpu[PP_N];
+	double med[PP_N];		/* over all slices */
+	double ratio[PP_N][RTT_SLICES];	/* slice median / raw's, sorted */
+};
+
+/*
+ * Run the pairs @p mask asks for (bits 1 << PP_*), taking turns in
+ * RTT_SLICES slices of RTT_SLICE_S seconds so that a change of the
+ * machine's load in between falls on all; the idle pairs wait blocked.
+ * @p cpu >= 0: every process of the run on that CPU only.
  */
 static void
-rtt_run(const struct node *na, const struct node *nb, double *raw,
-    double *enc, struct cpu *cpu_raw, struct cpu *cpu_enc)
+rtt_run(const struct node *na, const struct node *nb, int mask, int cpu,
+    struct rtt_res *res)
 {
 	struct raw_pp rp;
+	struct ev_pp evp;
 	struct enc_pp ep;
-	int i;
+	cpu_set_t all, one;
+	double m[PP_N];
+	int i, k;
 
-	/* the raw child, forked last, holds copies of the session's sockets
-	   until it ends: it ends first, and the session's child holds none
-	   of the raw pair's */
-	if (enc != NULL)
-		enc_pp_start(&ep, na, nb, enc);
-	if (raw != NULL)
-		raw_pp_start(&rp, raw);
+	if (sched_getaffinity(0, sizeof(all), &all) != 0)
+		die("sched_getaffinity");
+	if (cpu >= 0) {
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		if (sched_setaffinity(0, sizeof(one), &one) != 0)
+			die("sched_setaffinity");
+	}
+	/* children forked later hold copies of the earlier pairs' sockets
+	   until they end: they end first (in reverse order below) */
+	if (mask & (1 << PP_ENC))
+		enc_pp_start(&ep, na, nb, res->v[PP_ENC]);
+	if (mask & (1 << PP_EV))
+		ev_pp_start(&evp, res->v[PP_EV]);
+	if (mask & (1 << PP_RAW))
+		raw_pp_start(&rp, res->v[PP_RAW]);
 	for (i = 0; i < RTT_SLICES; i++) {
-		if (raw != NULL)
+		if (mask & (1 << PP_RAW)) {
+			res->start[PP_RAW][i] = rp.cpu.n;
 			raw_pp_slice(&rp, RTT_SLICE_S);
-		if (enc != NULL)
+		}
+		if (mask & (1 << PP_EV)) {
+			res->start[PP_EV][i] = evp.cpu.n;
+			ev_pp_slice(&evp, RTT_SLICE_S);
+		}
+		if (mask & (1 << PP_ENC)) {
+			res->start[PP_ENC][i] = ep.r.nrtt;
 			enc_pp_slice(&ep, RTT_SLICE_S);
+		}
 	}
-	if (raw != NULL) {
+	if (mask & (1 << PP_RAW)) {
+		res->start[PP_RAW][i] = rp.cpu.n;
 		raw_pp_end(&rp);
-		*cpu_raw = rp.cpu;
+		res->cpu[PP_RAW] = rp.cpu;
 	}
-	if (enc != NULL) {
+	if (mask & (1 << PP_EV)) {
+		res->start[PP_EV][i] = evp.cpu.n;
+		ev_pp_end(&evp);
+		res->cpu[PP_EV] = evp.cpu;
+	}
+	if (mask & (1 << PP_ENC)) {
+		res->start[PP_ENC][i] = ep.r.nrtt;
 		enc_pp_end(&ep);
-		*cpu_enc = ep.cpu;
+		res->cpu[PP_ENC] = ep.cpu;
 	}
+	if (sched_setaffinity(0, sizeof(all), &all) != 0)
+		die("sched_setaffinity");
+	/* slice by slice against raw, then each pair over all its slices */
+	for (i = 0; i < RTT_SLICES && (mask & (1 << PP_RAW)); i++) {
+		for (k = 0; k < PP_N; k++)
+			if (mask & (1 << k))
+				m[k] = median(res->v[k] + res->start[k][i],
+				    res->start[k][i + 1] - res->start[k][i]);
+		for (k = 0; k < PP_N; k++)
+			if (mask & (1 << k))
+				res->ratio[k][i] = m[k] / m[PP_RAW];
+	}
+	for (k = 0; k < PP_N; k++)
+		if (mask & (1 << k)) {
+			qsort(res->ratio[k], RTT_SLICES, sizeof(double),
+			    cmp_double);
+			res->med[k] = median(res->v[k], res->cpu[k].n);
+		}
+}
+
+/* One rtt figure: libbtnet against raw, with the libevent floor. */
+static void
+rtt_report(const char *name, const char *target, const char *how,
+    const struct rtt_res *res)
+{
+	const struct cpu *c = res->cpu;
+
+	bench_line("btnet", name, res->med[PP_ENC] * 1e6, "us",
+	    res->med[PP_RAW] * 1e6, "us", target);
+	printf("  (%s; medians of %d raw, %d libevent-echo and %d encrypted "
+	    "round trips in %d alternating slices; libevent echo without "
+	    "a session %.2f us = %.3f of raw; per-slice ratio encrypted "
+	    "%.3f..%.3f, libevent %.3f..%.3f; CPU per round trip, both "
+	    "processes, user + system: raw %.2f + %.2f us, libevent "
+	    "%.2f + %.2f, encrypted %.2f + %.2f)\n",
+	    how, c[PP_RAW].n, c[PP_EV].n, c[PP_ENC].n, RTT_SLICES,
+	    res->med[PP_EV] * 1e6, res->med[PP_EV] / res->med[PP_RAW],
+	    res->ratio[PP_ENC][0], res->ratio[PP_ENC][RTT_SLICES - 1],
+	    res->ratio[PP_EV][0], res->ratio[PP_EV][RTT_SLICES - 1],
+	    c[PP_RAW].user / c[PP_RAW].n * 1e6,
+	    c[PP_RAW].sys / c[PP_RAW].n * 1e6,
+	    c[PP_EV].user / c[PP_EV].n * 1e6,
+	    c[PP_EV].sys / c[PP_EV].n * 1e6,
+	    c[PP_ENC].user / c[PP_ENC].n * 1e6,
+	    c[PP_ENC].sys / c[PP_ENC].n * 1e6);
+	fflush(stdout);
 }
 
 /* Handshakes: the dialler closes once established (its message 3 is
@@ -875,11 +1099,14 @@ main(int argc, char **argv)
 {
 	struct node na, nb;
 	double aead, tcp, bound, enc, x, v, hs_bound, hs, tls;
-	double *rtt = malloc(2 * MAX_RTT * sizeof(double)), rtt_raw, rtt_ours;
-	struct cpu cpu_raw, cpu_ours;
+	double *rtt = malloc(PP_N * MAX_RTT * sizeof(double));
+	static struct rtt_res res;
+	int k, cpu;
 
 	if (rtt == NULL)
 		die("malloc");
+	for (k = 0; k < PP_N; k++)
+		res.v[k] = rtt + (size_t)k * MAX_RTT;
 	signal(SIGPIPE, SIG_IGN);
 	node_new(&na);
 	node_new(&nb);
@@ -888,16 +1115,13 @@ main(int argc, char **argv)
 		printf("raw TCP %.0f MB/s\n", raw_tcp_mb_s());
 	if (argc > 1 && strcmp(argv[1], "stream-enc") == 0)
 		printf("encrypted %.0f MB/s\n", stream_mb_s(&na, &nb));
-	if (argc > 1 && strcmp(argv[1], "rtt-tcp") == 0) {
-		rtt_run(&na, &nb, rtt, NULL, &cpu_raw, NULL);
-		printf("raw TCP %.2f us (%d)\n", median(rtt, cpu_raw.n) * 1e6,
-		    cpu_raw.n);
-	}
-	if (argc > 1 && strcmp(argv[1], "rtt-enc") == 0) {
-		rtt_run(&na, &nb, NULL, rtt, NULL, &cpu_ours);
-		printf("encrypted %.2f us (%d)\n", median(rtt, cpu_ours.n) *
-		    1e6, cpu_ours.n);
-	}
+	for (k = 0; k < PP_N; k++)
+		if (argc > 1 && strcmp(argv[1], (const char *[]){ "rtt-tcp",
+		    "rtt-ev", "rtt-enc" }[k]) == 0) {
+			rtt_run(&na, &nb, 1 << k, -1, &res);
+			printf("%s %.2f us (%d)\n", argv[1], res.med[k] * 1e6,
+			    res.cpu[k].n);
+		}
 	if (want(argc, argv, "stream")) {
 		aead = raw_aead_mb_s();
 		tcp = best_of(raw_tcp_run, &na, &nb);
@@ -932,20 +1156,13 @@ main(int argc, char **argv)
 			    "unavailable)\n");
 	}
 	if (want(argc, argv, "rtt")) {
-		rtt_run(&na, &nb, rtt, rtt + MAX_RTT, &cpu_raw, &cpu_ours);
-		rtt_raw = median(rtt, cpu_raw.n);
-		rtt_ours = median(rtt + MAX_RTT, cpu_ours.n);
-		bench_line("btnet", "rtt64_vs_raw_tcp", rtt_ours * 1e6, "us",
-		    rtt_raw * 1e6, "us", "<= 1.2");
-		printf("  (2 processes; medians of %d raw and %d encrypted "
-		    "round trips in %d alternating slices; CPU per round "
-		    "trip, both processes: raw "
-		    "%.2f us user + %.2f us system, encrypted %.2f + %.2f)\n",
-		    cpu_raw.n, cpu_ours.n, RTT_SLICES,
-		    cpu_raw.user / cpu_raw.n * 1e6,
-		    cpu_raw.sys / cpu_raw.n * 1e6,
-		    cpu_ours.user / cpu_ours.n * 1e6,
-		    cpu_ours.sys / cpu_ours.n * 1e6);
+		rtt_run(&na, &nb, 7, -1, &res);
+		rtt_report("rtt64_vs_raw_tcp", "<= 1.2", "2 processes a pair, "
+		    "on any CPU", &res);
+		cpu = sched_getcpu();
+		rtt_run(&na, &nb, 7, cpu < 0 ? 0 : cpu, &res);
+		rtt_report("rtt64_vs_raw_tcp.1cpu", "<= 1.2", "2 processes a "
+		    "pair, all on one CPU", &res);
 	}
 	fflush(stdout);
 	node_free(&na);
