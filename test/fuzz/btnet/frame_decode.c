@@ -1,7 +1,10 @@
 /*
  * Fuzz target: the streaming frame decoder.  The first byte chooses the
  * piece size the rest is fed in; the same input fed whole must give the
- * same messages, and every message respects the size limit.
+ * same messages, and every message respects the size limit.  Fed in
+ * pieces, the cipher sets up each next nonce ahead after every piece,
+ * as a connection does after a read (btnet_cipher_prepare_()), so the
+ * two runs also set the prepared path against the plain one.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,7 +23,8 @@ struct digest {
 };
 
 static void
-run(const uint8_t *data, size_t size, size_t step, struct digest *dg)
+run(const uint8_t *data, size_t size, size_t step, int prep,
+    struct digest *dg)
 {
 	struct btnet_cipher *c;
 	struct btnet_frame_decoder *d;
@@ -32,6 +36,8 @@ run(const uint8_t *data, size_t size, size_t step, struct digest *dg)
 	    btnet_frame_decoder_new(&d, c, 0) != BT_OK)
 		abort();
 	while (pos < size) {
+		if (prep)
+			btnet_cipher_prepare_(c, 0);
 		n = size - pos < step ? size - pos : step;
 		dg->rc = btnet_frame_decode(d, data + pos, n, &used, &m, &mlen);
 		if (used > n)
@@ -64,8 +70,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size == 0)
 		return 0;
 	step = (size_t)data[0] + 1;
-	run(data + 1, size - 1, SIZE_MAX, &whole);
-	run(data + 1, size - 1, step, &pieces);
+	run(data + 1, size - 1, SIZE_MAX, 0, &whole);
+	run(data + 1, size - 1, step, 1, &pieces);
 	if (whole.count != pieces.count || whole.bytes != pieces.bytes ||
 	    whole.sum != pieces.sum || whole.rc != pieces.rc)
 		abort();
