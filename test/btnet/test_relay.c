@@ -253,6 +253,28 @@ on_connect(void *arg, int status, const struct bt_id *peer)
 	*st = status;
 }
 
+/* R relays with default limits, B registers there, A routes to B
+ * through R. */
+static void
+relay_b_for_a(void)
+{
+	struct btnet_relay_limits lim;
+	struct regres reg;
+	uint64_t end;
+
+	btnet_relay_limits_init(&lim);
+	ck_assert_int_eq(btnet_relay_serve(nodes[R].net, &lim), BT_OK);
+	memset(&reg, 0, sizeof(reg));
+	ck_assert_int_eq(btnet_relay_register(nodes[B].net, &nodes[R].id,
+	    on_register, &reg), BT_OK);
+	end = mono_ms() + 5000;
+	while (!reg.done && mono_ms() < end)
+		run_for(10);
+	ck_assert_int_eq(reg.status, BT_OK);
+	ck_assert_int_eq(btnet_relay_route(nodes[A].net, &nodes[B].id,
+	    &nodes[R].id), BT_OK);
+}
+
 START_TEST(relayed_session)
 {
 	struct btnet_relay_limits lim;
@@ -349,24 +371,12 @@ END_TEST
  */
 START_TEST(close_delivers_the_rest)
 {
-	struct btnet_relay_limits lim;
-	struct regres reg;
 	struct net_peer *p;
 	uint64_t end;
 	int st = 1;
 
 	start();
-	btnet_relay_limits_init(&lim);
-	ck_assert_int_eq(btnet_relay_serve(nodes[R].net, &lim), BT_OK);
-	memset(&reg, 0, sizeof(reg));
-	ck_assert_int_eq(btnet_relay_register(nodes[B].net, &nodes[R].id,
-	    on_register, &reg), BT_OK);
-	end = mono_ms() + 5000;
-	while (!reg.done && mono_ms() < end)
-		run_for(10);
-	ck_assert_int_eq(reg.status, BT_OK);
-	ck_assert_int_eq(btnet_relay_route(nodes[A].net, &nodes[B].id,
-	    &nodes[R].id), BT_OK);
+	relay_b_for_a();
 	ck_assert_int_eq(btnet_direct_connect(nodes[A].net, &nodes[B].id,
 	    on_connect, &st), BT_OK);
 	end = mono_ms() + 5000;
@@ -489,25 +499,13 @@ has_addr(const struct btnet_dht_addr *addrs, size_t n,
  */
 START_TEST(relayed_peer_address)
 {
-	struct btnet_relay_limits lim;
 	struct btnet_dht_addr route, addrs[BTNET_ADDRS_MAX];
-	struct regres reg;
 	struct resres res;
 	struct net_peer *p;
 	uint64_t end;
 
 	start();
-	btnet_relay_limits_init(&lim);
-	ck_assert_int_eq(btnet_relay_serve(nodes[R].net, &lim), BT_OK);
-	memset(&reg, 0, sizeof(reg));
-	ck_assert_int_eq(btnet_relay_register(nodes[B].net, &nodes[R].id,
-	    on_register, &reg), BT_OK);
-	end = mono_ms() + 5000;
-	while (!reg.done && mono_ms() < end)
-		run_for(10);
-	ck_assert_int_eq(reg.status, BT_OK);
-	ck_assert_int_eq(btnet_relay_route(nodes[A].net, &nodes[B].id,
-	    &nodes[R].id), BT_OK);
+	relay_b_for_a();
 	ck_assert_int_eq(btnet_relay_route_addr_(nodes[A].net, &nodes[B].id,
 	    &route), BT_OK);
 	/* while the route lasts, it is what B resolves to at A */
