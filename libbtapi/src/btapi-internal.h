@@ -4,8 +4,11 @@
 #ifndef BTAPI_INTERNAL_H
 #define BTAPI_INTERNAL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <time.h>
 
 #include <bson/bson.h>
 
@@ -303,5 +306,31 @@ struct event_base *btapi_conn_base_(struct btapi *c);
 /* client-ext.c: called by client.c. */
 void btapi_ext_event_(struct btapi *c, const char *ev, const bson_t *b);
 void btapi_ext_conn_free_(struct btapi *c);
+
+/* Milliseconds of the monotonic clock, never 0 (replicate.c,
+ * feedsync.c). */
+static inline uint64_t
+btapi_now_ms_(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 1;
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u +
+	    1;
+}
+
+/* A log line formatted into at most 511 bytes, to @p log when set. */
+static inline void
+btapi_vlog_(void (*log)(void *, int, const char *), void *arg, int level,
+    const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	if (log == NULL)
+		return;
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	log(arg, level, msg);
+}
 
 #endif /* BTAPI_INTERNAL_H */

@@ -475,26 +475,11 @@ static void flog(struct btapi_feedsync *fs, int level, const char *fmt, ...)
 static void
 flog(struct btapi_feedsync *fs, int level, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 
-	if (fs->cfg.log == NULL)
-		return;
 	va_start(ap, fmt);
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	btapi_vlog_(fs->cfg.log, fs->cfg.log_arg, level, fmt, ap);
 	va_end(ap);
-	fs->cfg.log(fs->cfg.log_arg, level, msg);
-}
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-		return 1;
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u +
-	    1;
 }
 
 static void
@@ -1239,7 +1224,7 @@ head_done(struct sfeed *f, const struct btnet_rpc_result *res)
 	switch (rc) {
 	case BT_OK:
 		if (f->src_owner)
-			f->head_at = now_ms();
+			f->head_at = btapi_now_ms_();
 		break;
 	case BT_ESTALE:		/* the source is behind this node */
 	case BT_EINVAL:		/* longer, without proof: not the writer */
@@ -1591,7 +1576,7 @@ btapi_feedsync_fetch(struct btapi_feedsync *fs, const struct bt_pubkey *feed,
 	ms_tv(fs->cfg.request_timeout_ms, &tv);
 	(void)evtimer_add(w->timer, &tv);
 	if (index == BTAPI_FEEDSYNC_HEAD && f->refs > 0 && !f->again &&
-	    f->head_at != 0 && now_ms() - f->head_at < fs->cfg.poll_ms) {
+	    f->head_at != 0 && btapi_now_ms_() - f->head_at < fs->cfg.poll_ms) {
 		/* followed, and the writer's head is fresh */
 		w->next = f->waiters;
 		f->waiters = w;

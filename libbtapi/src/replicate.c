@@ -25,6 +25,7 @@
 #include <bt/store.h>
 #include <bt/tree.h>
 
+#include "btapi-internal.h"
 #include "repl-internal.h"
 
 /*
@@ -540,8 +541,6 @@ struct put {
 	struct work w;
 };
 
-static uint64_t now_ms(void);
-
 /* The pause before attempt @p tries + 1 of a block. */
 static uint64_t
 retry_delay(int tries)
@@ -555,7 +554,7 @@ retry_delay(int tries)
 static void
 arm_at(struct event *ev, uint64_t at)
 {
-	uint64_t now = now_ms(), d = at > now ? at - now : 0;
+	uint64_t now = btapi_now_ms_(), d = at > now ? at - now : 0;
 	struct timeval tv;
 
 	tv.tv_sec = (time_t)(d / 1000);
@@ -569,7 +568,7 @@ arm_at(struct event *ev, uint64_t at)
 static uint64_t
 pace_take(struct pace *p, uint32_t rate)
 {
-	uint64_t now = now_ms(), m;
+	uint64_t now = btapi_now_ms_(), m;
 
 	if (p->last == 0) {
 		p->last = now;
@@ -602,26 +601,11 @@ static void rlog(struct btapi_replicator *r, int level, const char *fmt, ...)
 static void
 rlog(struct btapi_replicator *r, int level, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 
-	if (r->cfg.log == NULL)
-		return;
 	va_start(ap, fmt);
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	btapi_vlog_(r->cfg.log, r->cfg.log_arg, level, fmt, ap);
 	va_end(ap);
-	r->cfg.log(r->cfg.log_arg, level, msg);
-}
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-		return 1;
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u +
-	    1;
 }
 
 static struct fresh *
@@ -650,7 +634,7 @@ fresh_mark(struct btapi_replicator *r, const struct bt_pubkey *ns)
 				e = &r->fresh[i];
 		e->ns = *ns;
 	}
-	e->at = now_ms();
+	e->at = btapi_now_ms_();
 }
 
 /* ---- publishing ----------------------------------------------------------- */
@@ -724,7 +708,7 @@ put_cb(void *arg, const struct btnet_dht_result *res)
 	} else if (res->status == BT_ETIMEDOUT && ++p->w.tries < PUSH_TRIES &&
 	    wl_push(&r->push, &p->w.id, p->w.tag) == BT_OK) {
 		r->push.w[r->push.n - 1].tries = p->w.tries;
-		r->push_pause = now_ms() + retry_delay(p->w.tries);
+		r->push_pause = btapi_now_ms_() + retry_delay(p->w.tries);
 	} else {
 		r->push_fail++;
 	}
@@ -742,14 +726,14 @@ push_pump(struct btapi_replicator *r)
 
 	if (r->push_window == 0)
 		r->push_window = PUSH_WINDOW;
-	if (wl_left(&r->push) > 0 && r->push_pause > now_ms()) {
+	if (wl_left(&r->push) > 0 && r->push_pause > btapi_now_ms_()) {
 		if (r->push_inflight == 0)
 			arm_at(r->push_retry, r->push_pause);
 		return;
 	}
 	while (r->push_inflight < r->push_window && wl_left(&r->push) > 0) {
 		if ((wait = pace_take(&r->push_pace, PUSH_RATE)) > 0) {
-			arm_at(r->push_retry, now_ms() + wait);
+			arm_at(r->push_retry, btapi_now_ms_() + wait);
 			return;
 		}
 		if ((p = malloc(sizeof(*p))) == NULL) {
@@ -1102,7 +1086,7 @@ fetch_again(struct job *f, struct work *w, int rc)
 	}
 	f->q.w[f->q.n - 1].tries = w->tries;
 	f->q.w[f->q.n - 1].dht = 1;
-	f->pause = now_ms() + retry_delay(w->tries);
+	f->pause = btapi_now_ms_() + retry_delay(w->tries);
 	return 0;
 }
 
@@ -1340,12 +1324,12 @@ fetch_dht(struct job *f, const struct work *w)
 
 	if (f->dht_inflight >= f->window)
 		return 1;
-	if (f->pause > now_ms()) {
+	if (f->pause > btapi_now_ms_()) {
 		arm_at(f->retry, f->pause);
 		return 1;
 	}
 	if ((wait = pace_take(&f->pace, FETCH_RATE)) > 0) {
-		arm_at(f->retry, now_ms() + wait);
+		arm_at(f->retry, btapi_now_ms_() + wait);
 		return 1;
 	}
 	rc = BT_ENOMEM;
@@ -1625,7 +1609,7 @@ btapi_replicator_stale(struct btapi_replicator *r, const struct bt_pubkey *ns)
 	    memcmp(ns->b, r->home.b, sizeof(ns->b)) == 0)
 		return 0;
 	e = fresh_find(r, ns);
-	return e == NULL || now_ms() - e->at >= r->cfg.fresh_ms;
+	return e == NULL || btapi_now_ms_() - e->at >= r->cfg.fresh_ms;
 }
 
 int
